@@ -1,0 +1,51 @@
+# Kernel build and QEMU driving, for both architectures. Included by the
+# top-level Makefile (which defines run/test); usable alone too:
+#
+#   make -f qemu.mk kernel ARCH=aarch64          build the seL4 kernel (no-op if up to date)
+#   make -f qemu.mk simulate IMAGE=path/to/root-task.elf ARCH=x86_64 [TIMEOUT=60] [ICOUNT=1]
+#
+# In a recipe: $(call qemu-simulate,IMAGE[,ARCH]) runs one bounded boot and
+# fails the recipe unless the root task ends with `@@SEL4-EXIT 0@@` (see
+# tools/simulate for the exit codes).
+
+QEMU_MK_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+ARCH ?= x86_64
+# Seconds before a run is killed and reported as TIMEOUT.
+TIMEOUT ?= 60
+# ICOUNT=1: -icount shift=0, deterministic guest time (benchmarks).
+ICOUNT ?=
+
+QEMU_ARCHES := x86_64 aarch64
+SIMULATE := $(QEMU_MK_DIR)/tools/simulate
+KERNEL_BUILD := $(QEMU_MK_DIR)/tools/kernel/build.sh
+DEPS := $(QEMU_MK_DIR)/tools/deps.sh
+
+ifeq ($(filter $(ARCH),$(QEMU_ARCHES)),)
+$(error ARCH=$(ARCH): expected one of $(QEMU_ARCHES))
+endif
+
+# $(call qemu-simulate,IMAGE[,ARCH])
+qemu-simulate = $(SIMULATE) --arch $(or $(2),$(ARCH)) --image $(1) --timeout $(TIMEOUT) \
+	$(if $(ICOUNT),--icount)
+
+.PHONY: deps kernel kernels simulate kernel-clean
+
+# Debian packages (installs what is missing when run as root; else only checks).
+deps:
+	$(DEPS)
+
+# build.sh itself decides whether anything changed ("kernel up to date").
+kernel: deps
+	$(KERNEL_BUILD) $(ARCH)
+
+kernels: deps
+	$(foreach a,$(QEMU_ARCHES),$(KERNEL_BUILD) $(a) &&) true
+
+# One bounded boot of IMAGE (aarch64: the loader is built by the script).
+simulate: kernel
+	$(if $(IMAGE),,$(error simulate: set IMAGE=path/to/root-task.elf))
+	$(call qemu-simulate,$(IMAGE))
+
+kernel-clean:
+	rm -rf $(QEMU_MK_DIR)/target/sel4

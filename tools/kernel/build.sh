@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Build the seL4 5.0.0 kernel for one architecture, out of tree, into target/.
+#
+#   tools/kernel/build.sh x86_64   -> target/sel4/build-x86_64/kernel.elf, kernel32.elf
+#   tools/kernel/build.sh aarch64  -> target/sel4/build-aarch64/kernel.elf
+#
+# The source is the `seL4/` folder of the crates.io package sel4-sys 0.0.28,
+# fetched by `cargo metadata` on tools/kernel/fetch/ and copied once to
+# target/sel4/src/ (shared by both arches; the sel4 crate's build.rs reads
+# libsel4 there). Our configuration goes into that copy: tools/kernel/config/
+# <arch>.h replaces the platform's autoconf.h, and for AArch64 the platform
+# qemu-arm-virt is generated from hikey (gen_qemu_arm_virt.py). Nothing it
+# writes is under version control. A rebuild happens only when one of its
+# inputs (this script, the config header, the generator, the lock file, the
+# compiler) changed.
+set -euo pipefail
+
+ARCH="${1:-}"
+case "$ARCH" in
+x86_64) PLAT=pc99 ;;
+aarch64) PLAT=qemu-arm-virt ;;
+*)
+    echo "usage: $0 x86_64|aarch64" >&2
+    exit 2
+    ;;
+esac
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+OUT="$ROOT/target/sel4"
+SRC="$OUT/src"
+BUILD="$OUT/build-$ARCH"
+CONFIG="$HERE/config/$ARCH.h"
+FETCH="$HERE/fetch/Cargo.toml"
+GEN="$HERE/gen_qemu_arm_virt.py"
+if [[ "$ARCH" == aarch64 ]]; then TOOLPREFIX=aarch64-linux-gnu-; else TOOLPREFIX=; fi
+
+mkdir -p "$OUT"
+# Both arches share the source copy: serialise concurrent builds.
+exec 9>"$OUT/.lock"
+flock 9
+
+# Everything the kernel binary depends on besides the pristine source, whose
+# identity is pinned by the Cargo.lock checksum.
+inputs_hash() {
+    {
+        sha256sum "$HERE/build.sh" "$CONFIG" "$HERE/fetch/Cargo.lock"
+        [[ "$ARCH" != aarch64 ]] || sha256sum "$GEN"
+        "${TOOLPREFIX}gcc" --version 2>/dev/null | sed -n 1p
+    } | sha256sum | cut -d' ' -f1
+}
+
+outputs=("$BUILD/kernel.elf")
+[[ "$ARCH" != x86_64 ]] || outputs+=("$BUILD/kernel32.elf")
+have_outputs() { for f in "${outputs[@]}"; do [[ -s "$f" ]] || return 1; done; }
+
+HASH="$(inputs_hash)"
+if have_outputs && [[ -f "$BUILD/.inputs" && "$(cat "$BUILD/.inputs")" == "$HASH" ]] &&
+    [[ -f "$SRC/.copied" ]]; then
+    echo "kernel up to date ($ARCH: ${outputs[*]#"$ROOT"/})"
+    exit 0
+fi
+
+start=$(date +%s%N)
+"$ROOT/tools/deps.sh"
+
+# 1. The source copy (only when missing).
+if [[ ! -f "$SRC/.copied" ]]; then
+    manifest="$(cargo metadata --format-version 1 --locked --manifest-path "$FETCH" |
+        /usr/bin/python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(next(p["manifest_path"] for p in d["packages"] if p["name"] == "sel4-sys"))')"
+    kernel_src="$(dirname "$manifest")/seL4"
+    [[ -f "$kernel_src/VERSION" ]] || { echo "no seL4/ folder in $kernel_src" >&2; exit 1; }
+    echo "copying seL4 $(cat "$kernel_src/VERSION") from $kernel_src"
+    rm -rf "$SRC" "$SRC.tmp"
+    cp -R "$kernel_src" "$SRC.tmp"
+    chmod -R u+w "$SRC.tmp"
+    # Stray Python 2 bytecode shipped in the package: never use it.
+    find "$SRC.tmp" -name '*.pyc' -delete
+    mv "$SRC.tmp" "$SRC"
+    echo "$kernel_src" >"$SRC/.copied"
+fi
+
+# 2. Our configuration and platform, written into the copy.
+if [[ "$ARCH" == aarch64 ]]; then
+    /usr/bin/python3 "$GEN" "$SRC"
+fi
+cp "$CONFIG" "$SRC/include/plat/$PLAT/autoconf.h"
+
+# 3. Build. The generators' shebang is `/usr/bin/env python`: make `python` be
+# Debian's python3 (with ply/tempita/six), not whatever else is on PATH.
+shim="$OUT/python-shim"
+mkdir -p "$shim"
+ln -sf /usr/bin/python3 "$shim/python"
+
+rm -rf "$BUILD"
+mkdir -p "$BUILD"
+make_args=(-f "$SRC/Makefile" SOURCE_ROOT="$SRC" PLAT="$PLAT" DEBUG=1
+    PYTHON=/usr/bin/python3 CIRCULAR_INCLUDES=true)
+if [[ "$ARCH" == x86_64 ]]; then
+    make_args+=(ARCH=x86 SEL4_ARCH=x86_64)
+else
+    # The Makefile knows neither our platform nor -marm-free ARM flags: extend
+    # its platform list and give the whole AArch64 flag set.
+    make_args+=(ARCH=arm SEL4_ARCH=aarch64 CPU=cortex-a53 ARMV=armv8-a
+        TOOLPREFIX="$TOOLPREFIX"
+        "PLAT_LIST=pc99 hikey $PLAT"
+        "CONFIG_KERNEL_CFLAGS=--std=c99 -nostdlib -nostdinc -ffreestanding -Wall -Wstrict-prototypes -Wmissing-prototypes -Wnested-externs -Wmissing-declarations -Wundef -Wpointer-arith -Wno-nonnull -fno-pic -O2 -g -mtune=cortex-a53 -march=armv8-a -mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables")
+fi
+(
+    cd "$BUILD"
+    # GCC 12 warnings that 2017 code trips; the Makefile appends to CFLAGS.
+    export CFLAGS="-Wno-error=address-of-packed-member -Wno-error=array-bounds"
+    export PATH="$shim:$PATH"
+    make -j"$(nproc)" "${make_args[@]}" >"$BUILD/build.log" 2>&1
+) || {
+    tail -n 40 "$BUILD/build.log" >&2
+    echo "kernel build failed ($ARCH); full log: $BUILD/build.log" >&2
+    exit 1
+}
+
+if [[ "$ARCH" == x86_64 ]]; then
+    # QEMU's multiboot loader only takes 32-bit ELF files.
+    objcopy -O elf32-i386 "$BUILD/kernel.elf" "$BUILD/kernel32.elf"
+fi
+echo "$HASH" >"$BUILD/.inputs"
+ms=$((($(date +%s%N) - start) / 1000000))
+printf 'kernel built (%s) in %d.%03d s: %s\n' "$ARCH" $((ms / 1000)) $((ms % 1000)) "${outputs[*]#"$ROOT"/}"
