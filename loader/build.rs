@@ -16,17 +16,10 @@ fn main() {
     }
 
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    println!(
-        "cargo:rustc-link-arg-bins=-T{}",
-        manifest_dir.join("link.ld").display()
-    );
+    println!("cargo:rustc-link-arg-bins=-T{}", manifest_dir.join("link.ld").display());
 
     let default_kernel = manifest_dir.join("../target/sel4/build-aarch64/kernel.elf");
-    embed(
-        "SEL4_KERNEL_ELF",
-        "LOADER_KERNEL_ELF",
-        Some(&default_kernel),
-    );
+    embed("SEL4_KERNEL_ELF", "LOADER_KERNEL_ELF", Some(&default_kernel));
     embed("ROOT_TASK_ELF", "LOADER_ROOT_TASK_ELF", None);
 }
 
@@ -38,9 +31,7 @@ fn embed(var: &str, out: &str, default: Option<&Path>) {
         (None, Some(d)) => d.to_path_buf(),
         (None, None) => panic!("set {var} to the path of the ELF image to embed"),
     };
-    let abs = path
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("{var}={}: {e}", path.display()));
+    let abs = path.canonicalize().unwrap_or_else(|e| panic!("{var}={}: {e}", path.display()));
     println!("cargo:rerun-if-changed={}", abs.display());
     println!("cargo:rustc-env={out}={}", abs.display());
 }

@@ -38,10 +38,7 @@ pub struct Range {
 impl Range {
     /// The smallest range covering both.
     pub fn union(self, other: Range) -> Range {
-        Range {
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Range { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 
     pub fn contains(self, inner: Range) -> bool {
@@ -89,25 +86,19 @@ impl fmt::Display for LayoutError {
                 "kernel segments {:#x}..{:#x} are outside {KERNEL_PHYS_BASE:#x}..{KERNEL_RAM_END:#x}",
                 r.start, r.end
             ),
-            LayoutError::UserImageTooBig { needed, available } => write!(
-                f,
-                "root task needs {needed:#x} bytes, only {available:#x} free after the kernel"
-            ),
-            LayoutError::UserImageTooHigh(r) => write!(
-                f,
-                "root task virtual range {:#x}..{:#x} is too high",
-                r.start, r.end
-            ),
+            LayoutError::UserImageTooBig { needed, available } => {
+                write!(f, "root task needs {needed:#x} bytes, only {available:#x} free after the kernel")
+            }
+            LayoutError::UserImageTooHigh(r) => {
+                write!(f, "root task virtual range {:#x}..{:#x} is too high", r.start, r.end)
+            }
         }
     }
 }
 
 /// Check the kernel's physical extent.
 pub fn check_kernel(phys: Range) -> Result<(), LayoutError> {
-    let ram = Range {
-        start: KERNEL_PHYS_BASE,
-        end: KERNEL_RAM_END,
-    };
+    let ram = Range { start: KERNEL_PHYS_BASE, end: KERNEL_RAM_END };
     if ram.contains(phys) {
         Ok(())
     } else {
@@ -118,10 +109,7 @@ pub fn check_kernel(phys: Range) -> Result<(), LayoutError> {
 /// Place a root task whose segments span `virt` in the first page after the
 /// kernel's physical end. The kernel requires the image above the kernel.
 pub fn place_user_image(kernel_phys_end: u64, virt: Range) -> Result<UserImage, LayoutError> {
-    let virt = Range {
-        start: align_down(virt.start, PAGE_SIZE),
-        end: align_up(virt.end, PAGE_SIZE),
-    };
+    let virt = Range { start: align_down(virt.start, PAGE_SIZE), end: align_up(virt.end, PAGE_SIZE) };
     // The kernel maps the IPC buffer and BootInfo frames right after it.
     if virt.end.saturating_add(2 * PAGE_SIZE) > KERNEL_VIRT_BASE || virt.start == 0 {
         return Err(LayoutError::UserImageTooHigh(virt));
@@ -132,13 +120,7 @@ pub fn place_user_image(kernel_phys_end: u64, virt: Range) -> Result<UserImage, 
     if needed > available {
         return Err(LayoutError::UserImageTooBig { needed, available });
     }
-    Ok(UserImage {
-        phys: Range {
-            start,
-            end: start + needed,
-        },
-        virt,
-    })
+    Ok(UserImage { phys: Range { start, end: start + needed }, virt })
 }
 
 #[cfg(test)]
@@ -147,14 +129,7 @@ mod tests {
 
     #[test]
     fn user_image_goes_after_kernel_page_aligned() {
-        let ui = place_user_image(
-            0x4025_3123,
-            Range {
-                start: 0x40_0123,
-                end: 0x40_2001,
-            },
-        )
-        .unwrap();
+        let ui = place_user_image(0x4025_3123, Range { start: 0x40_0123, end: 0x40_2001 }).unwrap();
         assert_eq!(ui.phys.start, 0x4025_4000);
         assert_eq!(ui.phys.end, 0x4025_7000);
         assert_eq!(ui.virt.start, 0x40_0000);
@@ -165,49 +140,24 @@ mod tests {
 
     #[test]
     fn pv_offset_may_be_negative() {
-        let ui = place_user_image(
-            0x4030_0000,
-            Range {
-                start: 0x10_0000_0000,
-                end: 0x10_0000_1000,
-            },
-        )
-        .unwrap();
+        let ui = place_user_image(0x4030_0000, Range { start: 0x10_0000_0000, end: 0x10_0000_1000 }).unwrap();
         assert!(ui.pv_offset() < 0);
         assert_eq!(ui.phys_of(0x10_0000_0000), 0x4030_0000);
     }
 
     #[test]
     fn too_big_and_too_high_are_rejected() {
-        let big = Range {
-            start: 0x40_0000,
-            end: 0x40_0000 + 0x2000_0000,
-        };
-        assert!(matches!(
-            place_user_image(0x4030_0000, big),
-            Err(LayoutError::UserImageTooBig { .. })
-        ));
-        let high = Range {
-            start: KERNEL_VIRT_BASE - PAGE_SIZE,
-            end: KERNEL_VIRT_BASE,
-        };
-        assert!(matches!(
-            place_user_image(0x4030_0000, high),
-            Err(LayoutError::UserImageTooHigh(_))
-        ));
+        let big = Range { start: 0x40_0000, end: 0x40_0000 + 0x2000_0000 };
+        assert!(matches!(place_user_image(0x4030_0000, big), Err(LayoutError::UserImageTooBig { .. })));
+        let high = Range { start: KERNEL_VIRT_BASE - PAGE_SIZE, end: KERNEL_VIRT_BASE };
+        assert!(matches!(place_user_image(0x4030_0000, high), Err(LayoutError::UserImageTooHigh(_))));
     }
 
     #[test]
     fn kernel_must_sit_in_its_ram() {
-        let ok = Range {
-            start: KERNEL_PHYS_BASE,
-            end: 0x4030_0000,
-        };
+        let ok = Range { start: KERNEL_PHYS_BASE, end: 0x4030_0000 };
         assert!(check_kernel(ok).is_ok());
-        let low = Range {
-            start: RAM_BASE,
-            end: 0x4030_0000,
-        };
+        let low = Range { start: RAM_BASE, end: 0x4030_0000 };
         assert!(check_kernel(low).is_err());
     }
 }

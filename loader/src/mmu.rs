@@ -6,9 +6,7 @@
 //! 4 KiB granule, 48-bit VAs (4 levels, L0..L3), as TCR_EL1 below says.
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]
 
-use crate::layout::{
-    BLOCK_SIZE, KERNEL_PHYS_BASE, KERNEL_RAM_END, KERNEL_VIRT_BASE, RAM_BASE, RAM_END,
-};
+use crate::layout::{BLOCK_SIZE, KERNEL_PHYS_BASE, KERNEL_RAM_END, KERNEL_VIRT_BASE, RAM_BASE, RAM_END};
 
 /// The kernel's MAIR_EL1: 0 Device-nGnRnE, 1 Device-nGnRE, 2 Device-GRE,
 /// 3 Normal non-cacheable, 4 Normal write-back, 5 Normal write-through.
@@ -33,11 +31,7 @@ const UXN: u64 = 1 << 54;
 const GIB: u64 = 1 << 30;
 
 const fn block(pa: u64, attr: u64) -> u64 {
-    let kind = if attr == ATTR_DEVICE {
-        PXN | UXN
-    } else {
-        SH_INNER
-    };
+    let kind = if attr == ATTR_DEVICE { PXN | UXN } else { SH_INNER };
     pa | (attr << 2) | AF | kind | DESC_BLOCK
 }
 
@@ -89,11 +83,7 @@ impl Tables {
         // Kernel window: KERNEL_VIRT_BASE -> KERNEL_PHYS_BASE, all of the RAM
         // the kernel manages, which fits one L2 table (< 1 GiB).
         const { assert!(KERNEL_RAM_END - KERNEL_PHYS_BASE <= GIB) };
-        const {
-            assert!(
-                KERNEL_PHYS_BASE.is_multiple_of(BLOCK_SIZE) && KERNEL_VIRT_BASE.is_multiple_of(GIB)
-            )
-        };
+        const { assert!(KERNEL_PHYS_BASE.is_multiple_of(BLOCK_SIZE) && KERNEL_VIRT_BASE.is_multiple_of(GIB)) };
         self.high_l0.0[index(KERNEL_VIRT_BASE, 0)] = self.high_l1.addr() | DESC_TABLE;
         self.high_l1.0[index(KERNEL_VIRT_BASE, 1)] = self.high_l2.addr() | DESC_TABLE;
         for pa in (KERNEL_PHYS_BASE..KERNEL_RAM_END).step_by(BLOCK_SIZE as usize) {
@@ -122,10 +112,7 @@ mod tests {
         assert_eq!(first & 0b11, DESC_BLOCK);
         assert_eq!(first & PXN, 0, "kernel code must be executable");
         let n = ((KERNEL_RAM_END - KERNEL_PHYS_BASE) / BLOCK_SIZE) as usize;
-        assert_eq!(
-            t.high_l2.0[n - 1] & 0xffff_ffff_f000,
-            KERNEL_RAM_END - BLOCK_SIZE
-        );
+        assert_eq!(t.high_l2.0[n - 1] & 0xffff_ffff_f000, KERNEL_RAM_END - BLOCK_SIZE);
         assert_eq!(t.high_l2.0[n], 0);
     }
 
