@@ -159,7 +159,10 @@ mod tests {
     #[test]
     fn badge_and_guard_cap_data_differ_in_type_bit() {
         assert_eq!(cap_badge::BADGE.get(badge_cap_data(0x1234)), 0x1234);
-        assert_ne!(cap_badge::CAP_DATA_TYPE.get(badge_cap_data(1)), cnode_guard::CAP_DATA_TYPE.get(guard_cap_data(0, 1)));
+        assert_ne!(
+            cap_badge::CAP_DATA_TYPE.get(badge_cap_data(1)),
+            cnode_guard::CAP_DATA_TYPE.get(guard_cap_data(0, 1))
+        );
         assert_eq!(cnode_guard::GUARD_SIZE.get(guard_cap_data(0, 60)), 60);
         assert_eq!(MAX_BADGE, (1 << cap_badge::BADGE.width) - 1);
     }
