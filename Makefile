@@ -40,6 +40,6 @@ lint: kernels
 	cargo clippy --workspace --exclude root-task --all-targets -- -D warnings
 	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p sel4 -p root-task --all-features -- -D warnings &&) true
 
-test-target-%: kernels
+$(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernels
 	$(call image,$*,smoke,smoke)
 	$(call qemu-simulate,$(IMAGES)/$*/smoke.elf,$*)
