@@ -196,6 +196,14 @@ fn paging_and_faults(objs: &mut Objects) -> Check {
     ensure(write_read(FAULT_PAGE, 0x77), "remapped frame reads back")?;
     small.unmap().ctx("unmap again")?;
 
+    // A new address space: it needs an ASID before anything maps into it.
+    let other = objs.alloc::<VSpace>().ctx("VSpace")?;
+    let pool = Cap::<AsidPool>::from_cptr(sel4::CAP_INIT_THREAD_ASID_POOL as CPtr);
+    pool.assign(other).ctx("ASID pool assign")?;
+    let frame = objs.alloc::<Granule>().ctx("frame")?;
+    objs.map_frame(other, frame, SCRATCH, CapRights::READ_ONLY).ctx("map into new VSpace")?;
+    frame.unmap().ctx("unmap from new VSpace")?;
+
     // A thread that touches the unmapped page faults; the kernel sends the
     // fault to its fault endpoint, badged so we know whose it is.
     const FAULT_BADGE: u64 = 0xfa17;

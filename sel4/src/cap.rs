@@ -134,6 +134,8 @@ pub trait TranslationTable: FixedSizeObject {
     const SPAN_BITS: usize;
     /// Map it into `vspace` to cover `vaddr`.
     fn map_raw(cptr: CPtr, vspace: CPtr, vaddr: usize) -> Result<()>;
+    /// Remove it from the VSpace it is mapped in.
+    fn unmap_raw(cptr: CPtr) -> Result<()>;
 }
 
 impl TranslationTable for PageTable {
@@ -141,17 +143,26 @@ impl TranslationTable for PageTable {
     fn map_raw(cptr: CPtr, vspace: CPtr, vaddr: usize) -> Result<()> {
         arch::page_table_map(cptr, vspace, vaddr)
     }
+    fn unmap_raw(cptr: CPtr) -> Result<()> {
+        arch::page_table_unmap(cptr)
+    }
 }
 impl TranslationTable for PageDirectory {
     const SPAN_BITS: usize = crate::HUGE_PAGE_BITS;
     fn map_raw(cptr: CPtr, vspace: CPtr, vaddr: usize) -> Result<()> {
         arch::page_directory_map(cptr, vspace, vaddr)
     }
+    fn unmap_raw(cptr: CPtr) -> Result<()> {
+        arch::page_directory_unmap(cptr)
+    }
 }
 impl TranslationTable for PageUpperDirectory {
     const SPAN_BITS: usize = crate::HUGE_PAGE_BITS + arch::INDEX_BITS;
     fn map_raw(cptr: CPtr, vspace: CPtr, vaddr: usize) -> Result<()> {
         arch::page_upper_directory_map(cptr, vspace, vaddr)
+    }
+    fn unmap_raw(cptr: CPtr) -> Result<()> {
+        arch::page_upper_directory_unmap(cptr)
     }
 }
 
@@ -338,6 +349,11 @@ impl<T: TranslationTable> Cap<T> {
     /// Map this paging structure into `vspace` so that it covers `vaddr`.
     pub fn map_table(self, vspace: Cap<VSpace>, vaddr: usize) -> Result<()> {
         T::map_raw(self.cptr, vspace.cptr, vaddr)
+    }
+
+    /// Remove this paging structure (and what it maps) from its VSpace.
+    pub fn unmap_table(self) -> Result<()> {
+        T::unmap_raw(self.cptr)
     }
 }
 

@@ -157,6 +157,11 @@ pub fn yield_now() {
     syscall(Syscall::Yield, 0, MessageInfo(0));
 }
 
+/// `seL4_DebugHalt`: stop the machine (debug kernels only).
+pub fn debug_halt() {
+    syscall(Syscall::DebugHalt, 0, MessageInfo(0));
+}
+
 /// Invoke `service` with `label`, the message words `mrs` and the extra
 /// `caps`, and return the first `N` words of a successful reply.
 pub(crate) fn invoke<const N: usize>(

@@ -71,6 +71,15 @@ pub(crate) fn page_directory_map(cptr: u64, vspace: u64, vaddr: usize) -> Result
 pub(crate) fn page_upper_directory_map(cptr: u64, vspace: u64, vaddr: usize) -> Result<()> {
     sys::arm_page_upper_directory_map(cptr, vspace, vaddr as Word, ARM_DEFAULT_VM_ATTRIBUTES as Word)
 }
+pub(crate) fn page_table_unmap(cptr: u64) -> Result<()> {
+    sys::arm_page_table_unmap(cptr)
+}
+pub(crate) fn page_directory_unmap(cptr: u64) -> Result<()> {
+    sys::arm_page_directory_unmap(cptr)
+}
+pub(crate) fn page_upper_directory_unmap(cptr: u64) -> Result<()> {
+    sys::arm_page_upper_directory_unmap(cptr)
+}
 pub(crate) fn frame_map(
     cptr: u64,
     vspace: u64,

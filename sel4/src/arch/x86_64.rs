@@ -89,6 +89,15 @@ pub(crate) fn page_upper_directory_map(cptr: u64, vspace: u64, vaddr: usize) -> 
     sys::x86_pdpt_map(cptr, vspace, vaddr as Word, X86_DEFAULT_VM_ATTRIBUTES as Word)
 }
 /// seL4 5.0 on x86 has no per-page execute-never: `executable` is ignored.
+pub(crate) fn page_table_unmap(cptr: u64) -> Result<()> {
+    sys::x86_page_table_unmap(cptr)
+}
+pub(crate) fn page_directory_unmap(cptr: u64) -> Result<()> {
+    sys::x86_page_directory_unmap(cptr)
+}
+pub(crate) fn page_upper_directory_unmap(cptr: u64) -> Result<()> {
+    sys::x86_pdpt_unmap(cptr)
+}
 pub(crate) fn frame_map(
     cptr: u64,
     vspace: u64,
