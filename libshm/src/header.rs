@@ -1,0 +1,368 @@
+//! The header in an object's first page (patent [42]): written only by the
+//! memory manager, mapped read-only into every attached process.
+//!
+//! Byte layout (little endian, offsets in bytes):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | [`MAGIC`] |
+//! | 8 | 4 | [`VERSION`] |
+//! | 12 | 4 | mode (0 peer, 1 client-server) |
+//! | 16 | 8 | size |
+//! | 24 | 8 | max size |
+//! | 32 | 8 | root offset |
+//! | 40 | 8 | base address |
+//! | 48 | 4 | object id |
+//! | 52 | 2 | owner pid |
+//! | 54 | 2 | number of attached processes |
+//! | 56 | 8 | reserved, zero |
+//! | 64 | 40 × [`MAX_ATTACHMENTS`] | attached processes |
+//!
+//! Each attached-process entry: pid (2 bytes, at 0), generation (2, at 2),
+//! rights (1, at 4: POSIX bits), 3 reserved zero bytes, alias (32 at 8,
+//! zero-padded, all zero for none). Unused entries are all zero.
+//!
+//! ```
+//! use libshm::header::{Header, HEADER_BYTES};
+//! use libshm::protocol::{Mode, ObjectId};
+//! let h = Header::new(ObjectId(1), Mode::Peer, 2, 1 << 37, 4096, 1 << 20);
+//! let mut page = [0u8; HEADER_BYTES];
+//! h.encode(&mut page);
+//! assert_eq!(Header::decode(&page), Ok(h));
+//! ```
+
+use crate::layout::{MAX_ATTACHMENTS, PAGE_SIZE};
+use crate::protocol::{Mode, Name, ObjectId, Pid, Prot, TaskId, NAME_MAX};
+
+/// `"PEERSHM\x01"` little endian: marks a page as an object header.
+///
+/// ```
+/// assert_eq!(&libshm::header::MAGIC.to_le_bytes(), b"PEERSHM\x01");
+/// ```
+pub const MAGIC: u64 = u64::from_le_bytes(*b"PEERSHM\x01");
+/// Layout version; bumped on any change to the table above.
+///
+/// ```
+/// assert_eq!(libshm::header::VERSION, 1);
+/// ```
+pub const VERSION: u32 = 1;
+/// Bytes the header is encoded into: the whole first page.
+///
+/// ```
+/// assert_eq!(libshm::header::HEADER_BYTES, 4096);
+/// ```
+pub const HEADER_BYTES: usize = PAGE_SIZE as usize;
+
+const OFF_MAGIC: usize = 0;
+const OFF_VERSION: usize = 8;
+const OFF_MODE: usize = 12;
+const OFF_SIZE: usize = 16;
+const OFF_MAX_SIZE: usize = 24;
+const OFF_ROOT: usize = 32;
+const OFF_BASE: usize = 40;
+const OFF_OBJECT: usize = 48;
+const OFF_OWNER: usize = 52;
+const OFF_COUNT: usize = 54;
+const OFF_RESERVED: usize = 56;
+/// Offset of the first attached-process entry.
+///
+/// ```
+/// assert_eq!(libshm::header::ENTRIES_OFFSET, 64);
+/// ```
+pub const ENTRIES_OFFSET: usize = 64;
+/// Bytes per attached-process entry.
+///
+/// ```
+/// assert_eq!(libshm::header::ENTRY_BYTES, 40);
+/// ```
+pub const ENTRY_BYTES: usize = 40;
+const ENTRY_PID: usize = 0;
+const ENTRY_GEN: usize = 2;
+const ENTRY_RIGHTS: usize = 4;
+const ENTRY_RESERVED: usize = 5;
+const ENTRY_NAME: usize = 8;
+
+const _: () = assert!(ENTRIES_OFFSET + ENTRY_BYTES * MAX_ATTACHMENTS <= HEADER_BYTES);
+const _: () = assert!(ENTRY_NAME + NAME_MAX == ENTRY_BYTES);
+
+/// One attached process as the header lists it.
+///
+/// ```
+/// use libshm::header::Attached;
+/// use libshm::protocol::{Prot, TaskId};
+/// let a = Attached { task: TaskId::new(1, 0).unwrap(), alias: None, rights: Prot::Read };
+/// assert_eq!(a.rights, Prot::Read);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attached {
+    /// Which incarnation.
+    pub task: TaskId,
+    /// Its alias, if it has one.
+    pub alias: Option<Name>,
+    /// Its rights to the object.
+    pub rights: Prot,
+}
+
+/// Why a page is not a valid header.
+///
+/// ```
+/// use libshm::header::{Header, HeaderError};
+/// assert_eq!(Header::decode(&[0; 4096]), Err(HeaderError::BadMagic));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    /// The buffer is shorter than [`HEADER_BYTES`].
+    Short,
+    /// Not a header.
+    BadMagic,
+    /// A header of another layout version.
+    BadVersion,
+    /// A field holds an impossible value.
+    Corrupt,
+}
+
+/// An object's header.
+///
+/// ```
+/// use libshm::header::{Attached, Header};
+/// use libshm::protocol::{Mode, ObjectId, Prot, TaskId};
+/// let mut h = Header::new(ObjectId(1), Mode::ClientServer, 2, 1 << 37, 8192, 1 << 20);
+/// h.push(Attached { task: TaskId::new(2, 0).unwrap(), alias: None, rights: Prot::ReadWrite }).unwrap();
+/// assert_eq!(h.attached().count(), 1);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The object's id.
+    pub object: ObjectId,
+    /// Its mode.
+    pub mode: Mode,
+    /// The owner's pid.
+    pub owner: Pid,
+    /// Its address, the same in every process.
+    pub base: u64,
+    /// Current size in bytes (the header page included).
+    pub size: u64,
+    /// Largest size.
+    pub max_size: u64,
+    /// Offset of the data structure's root (patent [19], [49]).
+    pub root: u64,
+    count: usize,
+    entries: [Option<Attached>; MAX_ATTACHMENTS],
+}
+
+fn put<const N: usize>(page: &mut [u8], at: usize, bytes: [u8; N]) {
+    page[at..at + N].copy_from_slice(&bytes);
+}
+
+fn get<const N: usize>(page: &[u8], at: usize) -> [u8; N] {
+    let mut b = [0; N];
+    b.copy_from_slice(&page[at..at + N]);
+    b
+}
+
+impl Header {
+    /// A header with nobody attached and root offset 0.
+    ///
+    /// ```
+    /// use libshm::header::Header;
+    /// use libshm::protocol::{Mode, ObjectId};
+    /// assert_eq!(Header::new(ObjectId(1), Mode::Peer, 0, 0, 4096, 4096).root, 0);
+    /// ```
+    pub fn new(object: ObjectId, mode: Mode, owner: Pid, base: u64, size: u64, max_size: u64) -> Self {
+        Header {
+            object,
+            mode,
+            owner,
+            base,
+            size,
+            max_size,
+            root: 0,
+            count: 0,
+            entries: [None; MAX_ATTACHMENTS],
+        }
+    }
+
+    /// The attached processes, in attach order.
+    ///
+    /// ```
+    /// use libshm::header::Header;
+    /// use libshm::protocol::{Mode, ObjectId};
+    /// assert!(Header::new(ObjectId(1), Mode::Peer, 0, 0, 4096, 4096).attached().next().is_none());
+    /// ```
+    pub fn attached(&self) -> impl Iterator<Item = &Attached> + '_ {
+        self.entries[..self.count].iter().flatten()
+    }
+
+    /// Lists one more process; `Err` with the entry back if the table is full.
+    ///
+    /// ```
+    /// use libshm::header::{Attached, Header};
+    /// use libshm::protocol::{Mode, ObjectId, Prot, TaskId};
+    /// let mut h = Header::new(ObjectId(1), Mode::Peer, 0, 0, 4096, 4096);
+    /// let a = Attached { task: TaskId::new(1, 0).unwrap(), alias: None, rights: Prot::Read };
+    /// for _ in 0..libshm::layout::MAX_ATTACHMENTS { h.push(a).unwrap(); }
+    /// assert_eq!(h.push(a), Err(a));
+    /// ```
+    pub fn push(&mut self, a: Attached) -> Result<(), Attached> {
+        let slot = self.entries.get_mut(self.count).ok_or(a)?;
+        *slot = Some(a);
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes the header into the first [`HEADER_BYTES`] of `page` (every
+    /// byte of it: unused entries and reserved fields become zero).
+    ///
+    /// # Panics
+    /// If `page` is shorter than [`HEADER_BYTES`].
+    ///
+    /// ```
+    /// use libshm::header::{Header, MAGIC};
+    /// use libshm::protocol::{Mode, ObjectId};
+    /// let mut page = [0xffu8; 4096];
+    /// Header::new(ObjectId(1), Mode::Peer, 0, 0, 4096, 4096).encode(&mut page);
+    /// assert_eq!(page[..8], MAGIC.to_le_bytes());
+    /// assert_eq!(page[4095], 0);
+    /// ```
+    pub fn encode(&self, page: &mut [u8]) {
+        let page = &mut page[..HEADER_BYTES];
+        page.fill(0);
+        put(page, OFF_MAGIC, MAGIC.to_le_bytes());
+        put(page, OFF_VERSION, VERSION.to_le_bytes());
+        put(page, OFF_MODE, (self.mode as u32).to_le_bytes());
+        put(page, OFF_SIZE, self.size.to_le_bytes());
+        put(page, OFF_MAX_SIZE, self.max_size.to_le_bytes());
+        put(page, OFF_ROOT, self.root.to_le_bytes());
+        put(page, OFF_BASE, self.base.to_le_bytes());
+        put(page, OFF_OBJECT, self.object.0.to_le_bytes());
+        put(page, OFF_OWNER, self.owner.to_le_bytes());
+        put(page, OFF_COUNT, (self.count as u16).to_le_bytes());
+        for (i, a) in self.attached().enumerate() {
+            let e = &mut page[ENTRIES_OFFSET + i * ENTRY_BYTES..][..ENTRY_BYTES];
+            put(e, ENTRY_PID, a.task.pid().to_le_bytes());
+            put(e, ENTRY_GEN, a.task.generation().to_le_bytes());
+            e[ENTRY_RIGHTS] = a.rights.bits() as u8;
+            if let Some(n) = a.alias {
+                put(e, ENTRY_NAME, *n.padded());
+            }
+        }
+    }
+
+    /// Reads a header, checking every field.
+    ///
+    /// ```
+    /// use libshm::header::{Header, HeaderError};
+    /// assert_eq!(Header::decode(&[0; 8]), Err(HeaderError::Short));
+    /// ```
+    pub fn decode(page: &[u8]) -> Result<Header, HeaderError> {
+        let page = page.get(..HEADER_BYTES).ok_or(HeaderError::Short)?;
+        let u64_at = |at| u64::from_le_bytes(get(page, at));
+        if u64_at(OFF_MAGIC) != MAGIC {
+            return Err(HeaderError::BadMagic);
+        }
+        if u32::from_le_bytes(get(page, OFF_VERSION)) != VERSION {
+            return Err(HeaderError::BadVersion);
+        }
+        let mode = Mode::from_word(u32::from_le_bytes(get(page, OFF_MODE)).into())
+            .map_err(|_| HeaderError::Corrupt)?;
+        let count = usize::from(u16::from_le_bytes(get(page, OFF_COUNT)));
+        if count > MAX_ATTACHMENTS || u64_at(OFF_RESERVED) != 0 {
+            return Err(HeaderError::Corrupt);
+        }
+        let mut h = Header::new(
+            ObjectId(u32::from_le_bytes(get(page, OFF_OBJECT))),
+            mode,
+            u16::from_le_bytes(get(page, OFF_OWNER)),
+            u64_at(OFF_BASE),
+            u64_at(OFF_SIZE),
+            u64_at(OFF_MAX_SIZE),
+        );
+        h.root = u64_at(OFF_ROOT);
+        for (i, e) in page[ENTRIES_OFFSET..].chunks_exact(ENTRY_BYTES).take(MAX_ATTACHMENTS).enumerate() {
+            if i >= count {
+                if e.iter().any(|&b| b != 0) {
+                    return Err(HeaderError::Corrupt);
+                }
+                continue;
+            }
+            let task =
+                TaskId::new(u16::from_le_bytes(get(e, ENTRY_PID)), u16::from_le_bytes(get(e, ENTRY_GEN)));
+            let rights = Prot::from_bits(e[ENTRY_RIGHTS].into()).ok();
+            let name: [u8; NAME_MAX] = get(e, ENTRY_NAME);
+            let alias = match name {
+                [0, ..] => (name == [0; NAME_MAX]).then_some(None),
+                _ => Name::from_padded(&name).ok().map(Some),
+            };
+            match (task, rights, alias, e[ENTRY_RESERVED..ENTRY_NAME].iter().all(|&b| b == 0)) {
+                (Some(task), Some(rights), Some(alias), true) => {
+                    // Cannot overflow: i < count <= MAX_ATTACHMENTS.
+                    let _ = h.push(Attached { task, alias, rights });
+                }
+                _ => return Err(HeaderError::Corrupt),
+            }
+        }
+        Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Header {
+        let mut h =
+            Header::new(ObjectId(0x0102_0304), Mode::ClientServer, 7, 0x20_0020_0000, 0x3000, 0x40_0000);
+        h.root = 0x1010;
+        h.push(Attached {
+            task: TaskId::new(7, 1).unwrap(),
+            alias: Some(Name::new("owner").unwrap()),
+            rights: Prot::ReadWrite,
+        })
+        .unwrap();
+        h.push(Attached { task: TaskId::new(0x0a0b, 0x7ff).unwrap(), alias: None, rights: Prot::Read })
+            .unwrap();
+        h
+    }
+
+    #[test]
+    fn layout_is_byte_exact() {
+        let mut p = [0u8; HEADER_BYTES];
+        sample().encode(&mut p);
+        assert_eq!(&p[0..8], b"PEERSHM\x01");
+        assert_eq!(p[8..12], [1, 0, 0, 0]);
+        assert_eq!(p[12..16], [1, 0, 0, 0]);
+        assert_eq!(p[16..24], 0x3000u64.to_le_bytes());
+        assert_eq!(p[24..32], 0x40_0000u64.to_le_bytes());
+        assert_eq!(p[32..40], 0x1010u64.to_le_bytes());
+        assert_eq!(p[40..48], 0x20_0020_0000u64.to_le_bytes());
+        assert_eq!(p[48..52], [4, 3, 2, 1]);
+        assert_eq!(p[52..54], [7, 0]);
+        assert_eq!(p[54..56], [2, 0]);
+        assert_eq!(p[64..72], [7, 0, 1, 0, 3, 0, 0, 0]);
+        assert_eq!(&p[72..77], b"owner");
+        assert_eq!(p[104..112], [0x0b, 0x0a, 0xff, 0x07, 1, 0, 0, 0]);
+        assert!(p[112..].iter().all(|&b| b == 0));
+        assert_eq!(Header::decode(&p), Ok(sample()));
+    }
+
+    #[test]
+    fn corrupt_headers_are_refused() {
+        let mut p = [0u8; HEADER_BYTES];
+        sample().encode(&mut p);
+        for (at, v, err) in [
+            (8, 2, HeaderError::BadVersion),
+            (12, 2, HeaderError::Corrupt),
+            (54, 200, HeaderError::Corrupt),
+            (60, 1, HeaderError::Corrupt),
+            (68, 2, HeaderError::Corrupt),    // rights write-only
+            (70, 1, HeaderError::Corrupt),    // reserved byte
+            (72, b' ', HeaderError::Corrupt), // bad alias byte
+            (150, 1, HeaderError::Corrupt),   // unused entry not zero
+            (67, 0x08, HeaderError::Corrupt), // generation too wide
+        ] {
+            let mut q = p;
+            q[at] = v;
+            assert_eq!(Header::decode(&q), Err(err), "byte {at}");
+        }
+    }
+}

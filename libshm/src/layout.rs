@@ -1,0 +1,224 @@
+//! The fixed process layout, written down once for the root task, the memory
+//! manager and the apps.
+//!
+//! Every process has the same *shared window*: a virtual range reserved for
+//! the memory manager alone. Nothing else (image, stack, heap, IPC buffer)
+//! may be placed in it, so a peer's own mappings can never collide with a
+//! shared object, and an object mapped at one address in the window is at that
+//! address in every process (patent [12]: pointers stored in shared memory are
+//! valid everywhere).
+//!
+//! The window lies at 128 GiB..256 GiB: a valid user range on both x86_64
+//! (user addresses below 2^47) and AArch64 (48-bit VA) seL4 5.0, and inside
+//! the first level-1 paging structure (the first 512 GiB), which the image
+//! also uses: the memory manager must therefore cope with that level-1
+//! structure already being present (it does).
+//!
+//! # Example
+//! ```
+//! use libshm::layout::{in_window, WINDOW_BASE, WINDOW_SIZE};
+//! assert!(in_window(WINDOW_BASE, WINDOW_SIZE));
+//! assert!(!in_window(WINDOW_BASE - 1, 1));
+//! ```
+
+/// log2 of the small page size.
+pub const PAGE_BITS: u32 = 12;
+/// The small page (4 KiB frame) size.
+///
+/// ```
+/// assert_eq!(libshm::layout::PAGE_SIZE, 4096);
+/// ```
+pub const PAGE_SIZE: u64 = 1 << PAGE_BITS;
+/// log2 of the large page size.
+pub const LARGE_PAGE_BITS: u32 = 21;
+/// The large page (2 MiB frame) size; also the alignment of every object's
+/// base address, so that no two objects share a level-3 paging structure.
+///
+/// ```
+/// assert_eq!(libshm::layout::LARGE_PAGE_SIZE, 2 << 20);
+/// ```
+pub const LARGE_PAGE_SIZE: u64 = 1 << LARGE_PAGE_BITS;
+
+/// Number of paging levels (the VSpace root is level 0).
+///
+/// ```
+/// assert_eq!(libshm::layout::PAGING_LEVELS, 4);
+/// ```
+pub const PAGING_LEVELS: u8 = 4;
+/// Index bits translated by each paging level (512 entries per structure).
+///
+/// ```
+/// assert_eq!(1u64 << libshm::layout::INDEX_BITS, 512);
+/// ```
+pub const INDEX_BITS: u32 = 9;
+
+/// A paging structure below the VSpace root.
+///
+/// | level | x86_64 | AArch64 | one entry of the level above covers |
+/// |---|---|---|---|
+/// | `L1` | PDPT | PUD | 512 GiB |
+/// | `L2` | PageDirectory | PD | 1 GiB |
+/// | `L3` | PageTable | PT | 2 MiB |
+///
+/// ```
+/// use libshm::layout::TableLevel;
+/// assert_eq!(TableLevel::L3.span(), 2 << 20);
+/// assert_eq!(TableLevel::L2.parent(), Some(TableLevel::L1));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TableLevel {
+    /// x86_64 PDPT, AArch64 PUD.
+    L1 = 1,
+    /// x86_64 PageDirectory, AArch64 PD.
+    L2 = 2,
+    /// x86_64 PageTable, AArch64 PT.
+    L3 = 3,
+}
+
+impl TableLevel {
+    /// All levels, root-most first: the order in which they must be mapped.
+    ///
+    /// ```
+    /// use libshm::layout::TableLevel;
+    /// assert_eq!(TableLevel::ALL[0], TableLevel::L1);
+    /// ```
+    pub const ALL: [TableLevel; 3] = [TableLevel::L1, TableLevel::L2, TableLevel::L3];
+
+    /// Bytes of virtual address space one structure of this level translates
+    /// (its whole range; it sits in one slot of the level above).
+    ///
+    /// ```
+    /// use libshm::layout::TableLevel;
+    /// assert_eq!(TableLevel::L1.span(), 512 << 30);
+    /// assert_eq!(TableLevel::L2.span(), 1 << 30);
+    /// ```
+    pub const fn span(self) -> u64 {
+        1 << (PAGE_BITS + INDEX_BITS * (PAGING_LEVELS as u32 - self as u32))
+    }
+
+    /// The level this one is mapped into, `None` for `L1` (it goes into the
+    /// VSpace root, which always exists).
+    ///
+    /// ```
+    /// use libshm::layout::TableLevel;
+    /// assert_eq!(TableLevel::L1.parent(), None);
+    /// ```
+    pub const fn parent(self) -> Option<TableLevel> {
+        match self {
+            TableLevel::L1 => None,
+            TableLevel::L2 => Some(TableLevel::L1),
+            TableLevel::L3 => Some(TableLevel::L2),
+        }
+    }
+
+    /// The base address of the structure of this level that translates
+    /// `vaddr`.
+    ///
+    /// ```
+    /// use libshm::layout::TableLevel;
+    /// assert_eq!(TableLevel::L3.base_of(0x20_0030_1234), 0x20_0020_0000);
+    /// ```
+    pub const fn base_of(self, vaddr: u64) -> u64 {
+        vaddr & !(self.span() - 1)
+    }
+}
+
+/// First address of the shared window.
+///
+/// ```
+/// assert_eq!(libshm::layout::WINDOW_BASE % libshm::layout::LARGE_PAGE_SIZE, 0);
+/// ```
+pub const WINDOW_BASE: u64 = 0x20_0000_0000;
+/// Size of the shared window (128 GiB).
+///
+/// ```
+/// assert_eq!(libshm::layout::WINDOW_SIZE, 128 << 30);
+/// ```
+pub const WINDOW_SIZE: u64 = 0x20_0000_0000;
+/// One past the last address of the shared window.
+///
+/// ```
+/// assert_eq!(libshm::layout::WINDOW_END, 0x40_0000_0000);
+/// ```
+pub const WINDOW_END: u64 = WINDOW_BASE + WINDOW_SIZE;
+
+/// Whether `[addr, addr + len)` lies inside the shared window (false on
+/// overflow or for `len == 0`).
+///
+/// ```
+/// use libshm::layout::{in_window, WINDOW_END};
+/// assert!(!in_window(WINDOW_END - 4096, 8192));
+/// assert!(!in_window(u64::MAX, 2));
+/// ```
+pub const fn in_window(addr: u64, len: u64) -> bool {
+    match addr.checked_add(len) {
+        Some(end) => len > 0 && addr >= WINDOW_BASE && end <= WINDOW_END,
+        None => false,
+    }
+}
+
+/// Most processes the memory manager registers at once.
+///
+/// ```
+/// assert!(libshm::layout::MAX_PROCESSES >= libshm::layout::MAX_ATTACHMENTS);
+/// ```
+pub const MAX_PROCESSES: usize = 128;
+/// Most shared objects that exist at once.
+///
+/// ```
+/// assert!(libshm::layout::MAX_OBJECTS > 0);
+/// ```
+pub const MAX_OBJECTS: usize = 64;
+/// Most processes attached to one object: the capacity of the header's
+/// attached-processes table (benchmarks run 64 peers plus a grower).
+///
+/// ```
+/// assert!(libshm::layout::MAX_ATTACHMENTS > 64);
+/// ```
+pub const MAX_ATTACHMENTS: usize = 96;
+/// Most frame mappings (one cap copy each, in the memory manager's CSpace)
+/// that one process holds across all its objects.
+///
+/// ```
+/// assert_eq!(libshm::layout::MAX_MAPPINGS_PER_PROCESS, 8192);
+/// ```
+pub const MAX_MAPPINGS_PER_PROCESS: usize = 8192;
+/// Bytes of object memory one process may have allocated (objects it created
+/// or grew), so that one client cannot take all memory.
+///
+/// ```
+/// assert_eq!(libshm::layout::PROCESS_QUOTA_BYTES % libshm::layout::LARGE_PAGE_SIZE, 0);
+/// ```
+pub const PROCESS_QUOTA_BYTES: u64 = 64 << 20;
+/// Largest `max_size` of one object (its reservation in the window).
+///
+/// ```
+/// assert!(libshm::layout::MAX_OBJECT_SIZE <= libshm::layout::WINDOW_SIZE);
+/// ```
+pub const MAX_OBJECT_SIZE: u64 = 16 << 30;
+
+/// First address above user space on x86_64 (the narrower of the two arches).
+const X86_64_USER_TOP: u64 = 1 << 47;
+
+// The window is in user space on both arches, starts on a level-2 boundary
+// and is whole 2 MiB units (objects are placed at 2 MiB-aligned addresses).
+const _: () = assert!(WINDOW_END <= X86_64_USER_TOP);
+const _: () = assert!(WINDOW_BASE.is_multiple_of(TableLevel::L2.span()));
+const _: () = assert!(WINDOW_SIZE.is_multiple_of(LARGE_PAGE_SIZE));
+
+// Placeholders owned by the lead: where each process's image, stack, IPC
+// buffer and heap go. They must stay outside [WINDOW_BASE, WINDOW_END).
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry() {
+        assert_eq!(TableLevel::L1.span(), 1 << 39);
+        assert_eq!(TableLevel::L2.span(), 1 << 30);
+        assert_eq!(TableLevel::L3.span(), LARGE_PAGE_SIZE);
+        // The window fits in one level-1 structure.
+        assert_eq!(TableLevel::L1.base_of(WINDOW_BASE), TableLevel::L1.base_of(WINDOW_END - 1));
+    }
+}
