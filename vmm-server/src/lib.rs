@@ -1,0 +1,37 @@
+//! The memory manager's decision logic for peer-mapped shared memory on
+//! seL4, as plain Rust behind the small [`Kernel`] trait.
+//!
+//! - [`Server`]: the state machine (processes, objects, attachments,
+//!   mappings) with its entry points [`Server::handle`] (requests),
+//!   [`Server::handle_fault`] (faults in the shared window) and
+//!   [`Server::process_died`].
+//! - [`Kernel`]: the seL4 invocations it needs, one method each.
+//! - [`fake`]: a fake kernel that enforces seL4's mapping rules, and
+//!   [`check`]: an invariant checker over it, for host tests (here and in
+//!   crates built on this one). Both are plain safe code that an on-target
+//!   build simply does not use.
+//!
+//! ```
+//! use vmm_server::{fake::FakeKernel, Server};
+//! let s = Server::new(FakeKernel::new(1 << 20));
+//! assert!(s.object_info(libshm::protocol::ObjectId(1)).is_none());
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(test)]
+#[macro_use]
+extern crate std;
+
+pub mod check;
+pub mod fake;
+mod kernel;
+mod server;
+
+pub use kernel::{Kernel, KernelError, ObjectKind, PageSize};
+pub use server::{FaultOutcome, FaultReason, Limits, Server};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! Host tests of the server over the fake kernel.
+
+mod prop;
+mod unit;
+
+use std::collections::BTreeMap;
+
+use libshm::protocol::*;
+
+use crate::check::check;
+use crate::fake::{FakeCap, FakeKernel};
+use crate::{Limits, Server};
+
+/// A server, the fake kernel under it, and the processes the test plays.
+pub(crate) struct World {
+    pub s: Server<FakeKernel>,
+    pub total: u64,
+    pub vspaces: BTreeMap<Pid, FakeCap>,
+    pub tasks: BTreeMap<Pid, TaskId>,
+    /// Last generation used per pid (survives death).
+    pub gens: BTreeMap<Pid, TaskId>,
+}
+
+const EVERY_STEP: u32 = 64;
+const STRIDE: u32 = 97;
+pub(crate) const MIB: u64 = 1 << 20;
+pub(crate) const PAGE: u64 = libshm::layout::PAGE_SIZE;
+
+impl World {
+    pub fn new(total: u64) -> Self {
+        Self::with_limits(total, Limits::default())
+    }
+
+    pub fn with_limits(total: u64, limits: Limits) -> Self {
+        World {
+            s: Server::with_limits(FakeKernel::new(total), limits),
+            total,
+            vspaces: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            gens: BTreeMap::new(),
+        }
+    }
+
+    pub fn check(&self) {
+        if let Err(e) = check(&self.s, self.total) {
+            panic!("invariant broken: {e}");
+        }
+    }
+
+    /// Sends a request over the wire format, as the on-target loop would.
+    pub fn raw(&mut self, badge: u64, req: Request, cap: Option<FakeCap>) -> Result<Reply, Error> {
+        let mut w = [0; MSG_MAX_WORDS];
+        let (label, len) = req.encode(&mut w);
+        let resp = self.s.handle_message(badge, label, &w[..len], cap);
+        let mut rw = [0; MSG_MAX_WORDS];
+        let (rl, rlen) = resp.encode(&mut rw);
+        assert_eq!(Response::decode(rl, &rw[..rlen]), Ok(resp));
+        resp.into_result()
+    }
+
+    /// A request from `pid`'s current incarnation; on failure, asserts that
+    /// nothing changed at all; always checks the invariants.
+    pub fn req(&mut self, pid: Pid, req: Request) -> Result<Reply, Error> {
+        let badge = Badge::Process(self.tasks[&pid]).encode();
+        self.req_badge(badge, req)
+    }
+
+    pub fn req_badge(&mut self, badge: u64, req: Request) -> Result<Reply, Error> {
+        let before = (self.s.state.clone(), self.s.kernel().snapshot());
+        let r = self.raw(badge, req, None);
+        if r.is_err() {
+            let after = (self.s.state.clone(), self.s.kernel().snapshot());
+            assert!(before == after, "failed {req:?} ({r:?}) changed state");
+        }
+        self.check();
+        r
+    }
+
+    /// Registers `pid` (its next generation if it lived before).
+    pub fn spawn(&mut self, pid: Pid, alias: Option<&str>) -> TaskId {
+        let task = self.gens.get(&pid).map_or(TaskId::new(pid, 0).unwrap(), |t| t.next_generation());
+        let vs = self.s.kernel_mut().new_vspace();
+        let alias = alias.map(|a| Name::new(a).unwrap());
+        let r = self.raw(Badge::Supervisor.encode(), Request::RegisterProcess { task, alias }, Some(vs));
+        assert_eq!(r, Ok(Reply::Done));
+        self.vspaces.insert(pid, vs);
+        self.tasks.insert(pid, task);
+        self.gens.insert(pid, task);
+        self.check();
+        task
+    }
+
+    /// The process dies; asserts its VSpace is left with nothing of ours.
+    pub fn kill(&mut self, pid: Pid) {
+        self.s.process_died(pid);
+        let vs = self.vspaces.remove(&pid).unwrap();
+        self.tasks.remove(&pid);
+        assert!(self.s.kernel().window_pages(vs).is_empty());
+        assert!(self.s.kernel().server_tables(vs).is_empty());
+        self.check();
+    }
+
+    pub fn create(&mut self, pid: Pid, name: &str, mode: Mode, size: u64, max: u64) -> ObjectInfo {
+        let r = self.req(
+            pid,
+            Request::Create {
+                name: Name::new(name).unwrap(),
+                mode,
+                size,
+                max_size: max,
+                client_prot: Prot::ReadWrite,
+            },
+        );
+        match r {
+            Ok(Reply::Object(info)) => info,
+            other => panic!("create: {other:?}"),
+        }
+    }
+
+    pub fn attach(&mut self, pid: Pid, object: ObjectId, prot: Prot) -> Result<Reply, Error> {
+        self.req(pid, Request::Attach { object, prot })
+    }
+
+    pub fn read(&self, pid: Pid, addr: u64) -> Result<u64, crate::fake::Fault> {
+        self.s.kernel().read_u64(self.vspaces[&pid], addr)
+    }
+
+    pub fn write(&mut self, pid: Pid, addr: u64, v: u64) -> Result<(), crate::fake::Fault> {
+        let vs = self.vspaces[&pid];
+        self.s.kernel_mut().write_u64(vs, addr, v)
+    }
+
+    /// Runs `f` with the `n`-th fallible kernel call failing, until `f`
+    /// succeeds: each failure must leave everything as it was (checked by
+    /// `req`). Every `n` up to [`EVERY_STEP`], then every [`STRIDE`]-th:
+    /// long operations make thousands of calls, mostly the same kind.
+    pub fn fail_every_step(&mut self, mut f: impl FnMut(&mut World) -> Result<Reply, Error>) -> Reply {
+        let mut n = 0;
+        loop {
+            self.s.kernel_mut().fail_nth(n, crate::KernelError::OutOfMemory);
+            match f(self) {
+                Ok(r) => {
+                    self.s.kernel_mut().clear_injection();
+                    return r;
+                }
+                Err(e) => assert_eq!(e, Error::OutOfMemory, "at step {n}"),
+            }
+            n += if n < EVERY_STEP { 1 } else { STRIDE };
+        }
+    }
+}
+
+pub(crate) fn name(s: &str) -> Name {
+    Name::new(s).unwrap()
+}
