@@ -206,8 +206,33 @@ const _: () = assert!(WINDOW_END <= X86_64_USER_TOP);
 const _: () = assert!(WINDOW_BASE.is_multiple_of(TableLevel::L2.span()));
 const _: () = assert!(WINDOW_SIZE.is_multiple_of(LARGE_PAGE_SIZE));
 
-// Placeholders owned by the lead: where each process's image, stack, IPC
-// buffer and heap go. They must stay outside [WINDOW_BASE, WINDOW_END).
+/// Where every spawned program is linked and loaded.
+///
+/// The rest of a process's private layout sits below 4 GiB as well: seL4
+/// 5.0's x86 fault handler keeps fault addresses in 32 bits, so a fault on
+/// a private page is reported exactly.
+///
+/// ```
+/// assert!(libshm::layout::IMAGE_BASE < libshm::layout::IMAGE_END);
+/// ```
+pub const IMAGE_BASE: u64 = 0x40_0000;
+/// First address above the room for a program's image.
+pub const IMAGE_END: u64 = 0x1000_0000;
+/// Top of the main thread's stack; the page at `STACK_TOP` stays unmapped.
+pub const STACK_TOP: u64 = 0x2000_0000;
+/// Pages of stack; the page below them stays unmapped, so an overflow faults.
+pub const STACK_PAGES: u64 = 16;
+/// The main thread's IPC buffer.
+///
+/// ```
+/// assert_eq!(libshm::layout::IPC_BUFFER % libshm::layout::PAGE_SIZE, 0);
+/// ```
+pub const IPC_BUFFER: u64 = STACK_TOP + PAGE_SIZE;
+/// The read-only page where the supervisor describes the process to itself.
+pub const PROCESS_INFO: u64 = IPC_BUFFER + PAGE_SIZE;
+
+const _: () = assert!(PROCESS_INFO + PAGE_SIZE <= WINDOW_BASE);
+const _: () = assert!(STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE >= IMAGE_END);
 
 #[cfg(test)]
 mod tests {
