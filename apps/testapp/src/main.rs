@@ -1,0 +1,55 @@
+//! A process for the supervisor's on-target tests. `ProcessInfo::arg`
+//! selects what it does (`runtime::testapp`); it reports `PASS` or 0
+//! through the supervisor before it exits, or it faults on purpose.
+
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use runtime::supervisor::{self, STALE};
+use runtime::testapp::*;
+use runtime::{slots, ProcessInfo};
+use sel4::cap_type::Tcb;
+use sel4::{Cap, Error};
+
+runtime::entry!(main);
+
+/// Every copy of this program has this static at the same address.
+static MINE: AtomicU64 = AtomicU64::new(0);
+
+fn verdict(ok: bool) -> u64 {
+    if ok {
+        PASS
+    } else {
+        0
+    }
+}
+
+fn main(info: &ProcessInfo) -> i32 {
+    let me = (info.pid as u64, info.generation as u64);
+    match info.arg {
+        PING => supervisor::report(verdict(supervisor::ping() == Ok(me))),
+        CRASH => {
+            supervisor::report(verdict(supervisor::ping() == Ok(me)));
+            if info.restarts == 0 {
+                // SAFETY: deliberately reading unmapped memory to fault.
+                let _ = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
+            }
+        }
+        CAP_ABUSE => {
+            let r = Cap::<Tcb>::from_cptr(EMPTY_SLOT).set_priority(0);
+            supervisor::report(verdict(r == Err(Error::InvalidCapability)));
+        }
+        ISOLATION => {
+            let tag = 0x5eed_0000 | info.pid as u64;
+            MINE.store(tag, Ordering::SeqCst);
+            for _ in 0..10 {
+                sel4::yield_now();
+            }
+            supervisor::report(verdict(MINE.load(Ordering::SeqCst) == tag));
+        }
+        STALE_CALLER => supervisor::report(verdict(supervisor::ping_through(slots::EXTRA) == Err(STALE))),
+        _ => {}
+    }
+    0
+}
