@@ -13,10 +13,22 @@ TRIPLE = $(1)-unknown-none
 IMAGES := target/images
 CARGO_TARGET = cargo build --release --target $(call TRIPLE,$(1))
 
-# $(call image,ARCH,NAME,FEATURES): build the root task with FEATURES and
-# keep the result as target/images/ARCH/NAME.elf.
+# The programs the root task embeds and spawns.
+PROGRAMS := testapp
+# Crates that only build for the bare-metal targets.
+TARGET_ONLY := root-task $(PROGRAMS)
+
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# name=path,... of the programs built for ARCH $(1), for root-task/build.rs.
+program-list = $(subst $(space),$(comma),$(foreach p,$(PROGRAMS),$(p)=$(abspath target/$(call TRIPLE,$(1))/release/$(p))))
+
+# $(call image,ARCH,NAME,FEATURES): build the programs, then the root task
+# with them embedded and with FEATURES, kept as target/images/ARCH/NAME.elf.
 define image
-	$(call CARGO_TARGET,$(1)) -p root-task $(if $(3),--features $(3))
+	$(call CARGO_TARGET,$(1)) $(addprefix -p ,$(PROGRAMS))
+	ROOT_TASK_PROGRAMS=$(call program-list,$(1)) $(call CARGO_TARGET,$(1)) -p root-task $(if $(3),--features $(3))
 	mkdir -p $(IMAGES)/$(1)
 	cp target/$(call TRIPLE,$(1))/release/root-task $(IMAGES)/$(1)/$(2).elf
 endef
@@ -33,13 +45,13 @@ test: test-host lint test-target-x86_64 test-target-aarch64
 # Host-side unit and property tests. The sel4 crate's generator reads the
 # kernel source copy, so the kernel is fetched first.
 test-host: kernels
-	cargo test --workspace --exclude root-task
+	cargo test --workspace $(addprefix --exclude ,$(TARGET_ONLY))
 
 lint: kernels
 	cargo fmt --all -- --check
-	cargo clippy --workspace --exclude root-task --all-targets -- -D warnings
-	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p sel4 -p root-task --all-features -- -D warnings &&) true
+	cargo clippy --workspace $(addprefix --exclude ,$(TARGET_ONLY)) --all-targets -- -D warnings
+	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p sel4 -p runtime $(addprefix -p ,$(TARGET_ONLY)) --all-features -- -D warnings &&) true
 
 $(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernels
-	$(call image,$*,smoke,smoke)
-	$(call qemu-simulate,$(IMAGES)/$*/smoke.elf,$*)
+	$(call image,$*,suite,suite)
+	$(call qemu-simulate,$(IMAGES)/$*/suite.elf,$*)

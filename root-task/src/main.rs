@@ -1,14 +1,23 @@
 //! The root task: the first user process seL4 starts. It owns all untyped
-//! memory; for now it reports what the kernel handed it and, built with
-//! the `smoke` feature, runs the on-target kernel smoke suite.
+//! memory, reports what the kernel handed it, and spawns and supervises the
+//! other processes; built with the `suite` feature it runs the on-target
+//! test suites instead of the demo.
 
 #![no_std]
 #![no_main]
 
+#[cfg(not(feature = "suite"))]
+mod demo;
 mod objects;
+mod process;
+#[cfg(feature = "suite")]
+mod processes;
 mod rt;
-#[cfg(feature = "smoke")]
+#[cfg(feature = "suite")]
 mod smoke;
+#[cfg(feature = "suite")]
+mod suite;
+mod supervisor;
 mod thread;
 
 use sel4::{debug_println, BootInfo};
@@ -22,15 +31,27 @@ extern "C" fn main(bootinfo: *const BootInfo) -> ! {
     unsafe { sel4::set_ipc_buffer(bi.ipc_buffer as *mut sel4::IpcBuffer) };
     print_summary(bi);
 
-    #[cfg(feature = "smoke")]
+    let mut objs = objects::Objects::new(bi);
+    let sup = match supervisor::Supervisor::new(&mut objs) {
+        Ok(sup) => sup,
+        Err(e) => panic!("cannot set up the supervisor: {e}"),
+    };
+
+    #[cfg(feature = "suite")]
     {
-        let mut objs = objects::Objects::new(bi);
-        let (passed, failed) = smoke::run(&mut objs);
+        let mut env = suite::Env { objs, sup };
+        let (p1, f1) = suite::run(&mut env, &smoke::TESTS);
+        let (p2, f2) = suite::run(&mut env, &processes::TESTS);
+        let (passed, failed) = (p1 + p2, f1 + f2);
         debug_println!("{passed} passed, {failed} failed");
         rt::exit(if failed == 0 { 0 } else { 1 })
     }
-    #[cfg(not(feature = "smoke"))]
-    rt::exit(0)
+    #[cfg(not(feature = "suite"))]
+    {
+        let mut sup = sup;
+        demo::run(&mut objs, &mut sup);
+        rt::exit(0)
+    }
 }
 
 /// What the kernel gave us: memory, free slots, where things are.

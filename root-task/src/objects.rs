@@ -53,17 +53,34 @@ impl Objects {
         Ok(self.next_slot - 1)
     }
 
-    /// Make one object of `object_type` and size `size_bits` (for the
-    /// variable-size types) from the first untyped with room for it.
-    pub fn alloc_raw(&mut self, object_type: ObjectType, size_bits: usize) -> Result<CPtr> {
-        let slot = self.slot()?;
+    /// `count` consecutive free slots of the root CNode; returns the first.
+    pub fn slots(&mut self, count: usize) -> Result<CPtr> {
+        let first = self.next_slot;
+        if first + count as CPtr > self.end_slot {
+            return Err(Error::NotEnoughMemory);
+        }
+        self.next_slot += count as CPtr;
+        Ok(first)
+    }
+
+    /// Make `count` objects of `object_type` and size `size_bits` (for the
+    /// variable-size types) into consecutive slots, from the first untyped
+    /// with room for them all; returns the first slot.
+    pub fn alloc_many(&mut self, object_type: ObjectType, size_bits: usize, count: usize) -> Result<CPtr> {
+        let first = self.slots(count)?;
         for &(ut, _) in &self.untypeds[..self.num_untypeds] {
-            match Cap::<Untyped>::from_cptr(ut).retype(object_type, size_bits, self.cnode, slot, 1) {
+            match Cap::<Untyped>::from_cptr(ut).retype(object_type, size_bits, self.cnode, first, count) {
                 Err(Error::NotEnoughMemory) => continue,
-                r => return r.map(|()| slot),
+                r => return r.map(|()| first),
             }
         }
         Err(Error::NotEnoughMemory)
+    }
+
+    /// Make one object of `object_type` (size `size_bits` for the
+    /// variable-size types).
+    pub fn alloc_raw(&mut self, object_type: ObjectType, size_bits: usize) -> Result<CPtr> {
+        self.alloc_many(object_type, size_bits, 1)
     }
 
     /// Make one fixed-size object.
@@ -76,8 +93,8 @@ impl Objects {
         self.alloc_raw(ObjectType::CapTable, size_bits).map(Cap::from_cptr)
     }
 
-    /// Map `frame` at `vaddr` in `vspace`, first creating whichever paging
-    /// structures the kernel reports missing.
+    /// Map `frame` at `vaddr` in our own VSpace (or another whose paging
+    /// structures we may keep in our CNode).
     pub fn map_frame<T: Frame>(
         &mut self,
         vspace: Cap<VSpace>,
@@ -85,60 +102,94 @@ impl Objects {
         vaddr: usize,
         rights: CapRights,
     ) -> Result<()> {
-        match frame.map(vspace, vaddr, rights, false) {
-            Err(Error::FailedLookup) => {
-                // A 4 KiB frame needs a page table; a 2 MiB one sits in a directory.
-                if T::SIZE_BITS == sel4::PAGE_BITS {
-                    self.map_table::<PageTable>(vspace, vaddr)?;
-                } else {
-                    self.map_table::<PageDirectory>(vspace, vaddr)?;
-                }
-                frame.map(vspace, vaddr, rights, false)
-            }
-            r => r,
-        }
+        map_frame(self, vspace, frame, vaddr, rights, false)
+    }
+}
+
+impl ObjectSource for Objects {
+    fn alloc_raw(&mut self, object_type: ObjectType, size_bits: usize) -> Result<CPtr> {
+        Objects::alloc_raw(self, object_type, size_bits)
     }
 
-    /// Map a new `T` covering `vaddr`, and the levels above it if missing.
-    fn map_table<T: TranslationTable + UpperLevel>(
-        &mut self,
-        vspace: Cap<VSpace>,
-        vaddr: usize,
-    ) -> Result<()> {
-        let table = self.alloc::<T>()?;
-        match table.map_table(vspace, vaddr) {
-            Err(Error::FailedLookup) if T::HAS_UPPER => {
-                T::map_upper(self, vspace, vaddr)?;
-                table.map_table(vspace, vaddr)
-            }
-            r => r,
-        }
+    fn keep(&mut self, _table: CPtr) -> Result<()> {
+        Ok(())
     }
+}
+
+/// Where paging structures come from while mapping, and where their caps
+/// are kept afterwards (deleting a structure's last cap unmaps it).
+pub trait ObjectSource {
+    /// Make one object; its cap is in the returned slot of our CNode.
+    fn alloc_raw(&mut self, object_type: ObjectType, size_bits: usize) -> Result<CPtr>;
+    /// A paging structure was just mapped: keep its cap alive.
+    fn keep(&mut self, table: CPtr) -> Result<()>;
+}
+
+/// Map `frame` at `vaddr` in `vspace`, first creating whichever paging
+/// structures the kernel reports missing.
+pub fn map_frame<S: ObjectSource, T: Frame>(
+    src: &mut S,
+    vspace: Cap<VSpace>,
+    frame: Cap<T>,
+    vaddr: usize,
+    rights: CapRights,
+    executable: bool,
+) -> Result<()> {
+    match frame.map(vspace, vaddr, rights, executable) {
+        Err(Error::FailedLookup) => {
+            // A 4 KiB frame needs a page table; a 2 MiB one sits in a directory.
+            if T::SIZE_BITS == sel4::PAGE_BITS {
+                map_table::<S, PageTable>(src, vspace, vaddr)?;
+            } else {
+                map_table::<S, PageDirectory>(src, vspace, vaddr)?;
+            }
+            frame.map(vspace, vaddr, rights, executable)
+        }
+        r => r,
+    }
+}
+
+/// Map a new `T` covering `vaddr`, and the levels above it if missing.
+fn map_table<S: ObjectSource, T: TranslationTable + UpperLevel>(
+    src: &mut S,
+    vspace: Cap<VSpace>,
+    vaddr: usize,
+) -> Result<()> {
+    let table = Cap::<T>::from_cptr(src.alloc_raw(T::OBJECT_TYPE, 0)?);
+    let mapped = match table.map_table(vspace, vaddr) {
+        Err(Error::FailedLookup) if T::HAS_UPPER => {
+            T::map_upper(src, vspace, vaddr)?;
+            table.map_table(vspace, vaddr)
+        }
+        r => r,
+    };
+    mapped?;
+    src.keep(table.cptr())
 }
 
 /// The paging level above each translation table, for [`Objects::map_table`].
 trait UpperLevel {
     const HAS_UPPER: bool;
-    fn map_upper(objs: &mut Objects, vspace: Cap<VSpace>, vaddr: usize) -> Result<()>;
+    fn map_upper<S: ObjectSource>(src: &mut S, vspace: Cap<VSpace>, vaddr: usize) -> Result<()>;
 }
 
 impl UpperLevel for PageTable {
     const HAS_UPPER: bool = true;
-    fn map_upper(objs: &mut Objects, vspace: Cap<VSpace>, vaddr: usize) -> Result<()> {
-        objs.map_table::<PageDirectory>(vspace, vaddr)
+    fn map_upper<S: ObjectSource>(src: &mut S, vspace: Cap<VSpace>, vaddr: usize) -> Result<()> {
+        map_table::<S, PageDirectory>(src, vspace, vaddr)
     }
 }
 
 impl UpperLevel for PageDirectory {
     const HAS_UPPER: bool = true;
-    fn map_upper(objs: &mut Objects, vspace: Cap<VSpace>, vaddr: usize) -> Result<()> {
-        objs.map_table::<PageUpperDirectory>(vspace, vaddr)
+    fn map_upper<S: ObjectSource>(src: &mut S, vspace: Cap<VSpace>, vaddr: usize) -> Result<()> {
+        map_table::<S, PageUpperDirectory>(src, vspace, vaddr)
     }
 }
 
 impl UpperLevel for PageUpperDirectory {
     const HAS_UPPER: bool = false;
-    fn map_upper(_: &mut Objects, _: Cap<VSpace>, _: usize) -> Result<()> {
+    fn map_upper<S: ObjectSource>(_: &mut S, _: Cap<VSpace>, _: usize) -> Result<()> {
         Err(Error::FailedLookup)
     }
 }

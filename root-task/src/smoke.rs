@@ -4,48 +4,11 @@
 
 use crate::objects::Objects;
 use crate::rt::Stack;
+use crate::suite::{ensure, expect_err, Check, Context, Test};
 use crate::thread::{self, THREAD_STACK_SIZE};
 use core::sync::atomic::{AtomicU64, Ordering};
 use sel4::cap_type::*;
-use sel4::{debug_println, CPtr, Cap, CapRights, Error, FaultType, MessageInfo, ObjectType};
-
-/// Why a check failed: what was being done and the kernel's answer.
-pub struct Failure {
-    what: &'static str,
-    error: Option<Error>,
-}
-
-type Check = Result<(), Failure>;
-
-/// A named check of the suite.
-type Test = (&'static str, fn(&mut Objects) -> Check);
-
-trait Context<T> {
-    fn ctx(self, what: &'static str) -> Result<T, Failure>;
-}
-
-impl<T> Context<T> for sel4::Result<T> {
-    fn ctx(self, what: &'static str) -> Result<T, Failure> {
-        self.map_err(|e| Failure { what, error: Some(e) })
-    }
-}
-
-fn ensure(cond: bool, what: &'static str) -> Check {
-    if cond {
-        Ok(())
-    } else {
-        Err(Failure { what, error: None })
-    }
-}
-
-/// The kernel must refuse `r` with exactly `expected`.
-fn expect_err<T>(r: sel4::Result<T>, expected: Error, what: &'static str) -> Check {
-    match r {
-        Err(e) if e == expected => Ok(()),
-        Err(e) => Err(Failure { what, error: Some(e) }),
-        Ok(_) => Err(Failure { what, error: None }),
-    }
-}
+use sel4::{CPtr, Cap, CapRights, Error, FaultType, MessageInfo, ObjectType};
 
 /// A fresh address in the root task's VSpace: the second 512 GiB, where no
 /// paging structure exists yet at any level.
@@ -61,33 +24,14 @@ const PAGE: usize = 1 << sel4::PAGE_BITS;
 static STACK_A: Stack<THREAD_STACK_SIZE> = Stack::new();
 static STACK_B: Stack<THREAD_STACK_SIZE> = Stack::new();
 
-/// Run every check; returns (passed, failed).
-pub fn run(objs: &mut Objects) -> (usize, usize) {
-    let checks: [Test; 5] = [
-        ("retype one object of every type", retype_every_type),
-        ("copy, mint, move, mutate, revoke and delete caps", cap_operations),
-        ("map 4 KiB and 2 MiB frames, unmap, fault arrives as a message", paging_and_faults),
-        ("Call/ReplyRecv with message registers, a badge and a cap", ipc_between_threads),
-        ("bad invocations return the kernel's error", bad_invocations),
-    ];
-    let (mut passed, mut failed) = (0, 0);
-    for (name, check) in checks {
-        match check(objs) {
-            Ok(()) => {
-                passed += 1;
-                debug_println!("test {name} ... ok");
-            }
-            Err(f) => {
-                failed += 1;
-                match f.error {
-                    Some(e) => debug_println!("test {name} ... FAILED: {}: {e}", f.what),
-                    None => debug_println!("test {name} ... FAILED: {}", f.what),
-                }
-            }
-        }
-    }
-    (passed, failed)
-}
+/// The kernel smoke tests.
+pub const TESTS: [Test; 5] = [
+    ("retype one object of every type", |env| retype_every_type(&mut env.objs)),
+    ("copy, mint, move, mutate, revoke and delete caps", |env| cap_operations(&mut env.objs)),
+    ("map 4 KiB and 2 MiB frames, unmap, fault arrives as a message", |env| paging_and_faults(&mut env.objs)),
+    ("Call/ReplyRecv with message registers, a badge and a cap", |env| ipc_between_threads(&mut env.objs)),
+    ("bad invocations return the kernel's error", |env| bad_invocations(&mut env.objs)),
+];
 
 fn retype_every_type(objs: &mut Objects) -> Check {
     objs.alloc::<Tcb>().ctx("TCB")?;

@@ -1,0 +1,279 @@
+//! The process table and the supervisor's side of every process's life:
+//! spawning from the embedded programs, answering calls, taking faults and
+//! exits, tearing down and restarting with the next generation.
+
+use crate::objects::Objects;
+use crate::process::{self, Arenas, ProcessCaps, Spawn, SpawnError};
+use libshm::protocol::{Badge, Pid, TaskId};
+use runtime::supervisor::{Op, OK, STALE};
+use sel4::cap_type::Endpoint;
+use sel4::{debug_println, Cap, FaultType, MessageInfo};
+
+/// Most processes the table holds (pids 1..=MAX_PROCESSES).
+pub const MAX_PROCESSES: usize = process::ARENAS;
+
+/// Priority of spawned processes: below the root task's, so the supervisor
+/// always gets to answer.
+pub const PROCESS_PRIORITY: u8 = 100;
+
+/// The programs embedded in this image (see `build.rs`).
+mod programs {
+    include!(concat!(env!("OUT_DIR"), "/programs.rs"));
+}
+
+/// One live process.
+#[derive(Clone, Copy)]
+struct Process {
+    task: TaskId,
+    name: &'static str,
+    program: &'static str,
+    arg: u64,
+    restarts_left: u32,
+    restarts: u64,
+    caps: ProcessCaps,
+}
+
+/// What happened, as the supervisor's caller sees it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A process reported a result word.
+    Report {
+        /// Who.
+        task: TaskId,
+        /// What.
+        value: u64,
+    },
+    /// A process exited and was torn down.
+    Exited {
+        /// Who.
+        task: TaskId,
+        /// Its exit code.
+        code: i32,
+    },
+    /// A process faulted and was torn down; `restarted` is the new identity.
+    Faulted {
+        /// Who.
+        task: TaskId,
+        /// The kernel's fault type (label).
+        fault: u64,
+        /// The faulting address, for VM faults.
+        addr: u64,
+        /// The restarted process, if its policy said so.
+        restarted: Option<TaskId>,
+    },
+    /// A message with a badge naming no live process was refused.
+    Refused {
+        /// The badge.
+        badge: u64,
+    },
+    /// Handled inside the supervisor (a ping).
+    Handled,
+}
+
+/// The root task as supervisor.
+pub struct Supervisor {
+    arenas: Arenas,
+    ep: Cap<Endpoint>,
+    table: [Option<Process>; MAX_PROCESSES],
+    /// The generation each pid had last, so a new spawn continues it.
+    last_generation: [Option<u16>; MAX_PROCESSES],
+}
+
+impl Supervisor {
+    /// Set up the arenas and the endpoint processes reach us through.
+    pub fn new(objs: &mut Objects) -> Result<Self, sel4::Error> {
+        Ok(Supervisor {
+            arenas: Arenas::new(objs)?,
+            ep: objs.alloc::<Endpoint>()?,
+            table: [None; MAX_PROCESSES],
+            last_generation: [None; MAX_PROCESSES],
+        })
+    }
+
+    /// Bytes of process memory free: what the arenas of dead processes hold.
+    pub fn free_bytes(&self) -> u64 {
+        self.arenas.free_bytes()
+    }
+
+    /// How many processes are alive.
+    pub fn live(&self) -> usize {
+        self.table.iter().flatten().count()
+    }
+
+    /// Start `program` as `name`; `restarts` is how often it is restarted
+    /// after a fault.
+    pub fn spawn(
+        &mut self,
+        objs: &mut Objects,
+        program: &'static str,
+        name: &'static str,
+        arg: u64,
+        restarts: u32,
+    ) -> Result<TaskId, SpawnError> {
+        let task = self.next_task()?;
+        self.start(
+            objs,
+            Process {
+                task,
+                name,
+                program,
+                arg,
+                restarts_left: restarts,
+                restarts: 0,
+                caps: ProcessCaps::NONE,
+            },
+            None,
+        )
+    }
+
+    /// Like [`Supervisor::spawn`], giving the process a cap whose badge is
+    /// `stale`'s identity in [`runtime::slots::EXTRA`].
+    pub fn spawn_with_badge(
+        &mut self,
+        objs: &mut Objects,
+        program: &'static str,
+        name: &'static str,
+        arg: u64,
+        stale: TaskId,
+    ) -> Result<TaskId, SpawnError> {
+        let task = self.next_task()?;
+        self.start(
+            objs,
+            Process { task, name, program, arg, restarts_left: 0, restarts: 0, caps: ProcessCaps::NONE },
+            Some(stale),
+        )
+    }
+
+    /// The identity of the next process: the first free pid, with the
+    /// generation after the last one that pid had.
+    fn next_task(&self) -> Result<TaskId, SpawnError> {
+        let i = self.table.iter().position(Option::is_none).ok_or(SpawnError::NoArena)?;
+        let pid = i as Pid + 1;
+        let task = match self.last_generation[i] {
+            Some(g) => TaskId::new(pid, g).expect("stored generations are valid").next_generation(),
+            None => TaskId::new(pid, 0).expect("generation 0 is valid"),
+        };
+        Ok(task)
+    }
+
+    fn start(
+        &mut self,
+        objs: &mut Objects,
+        mut p: Process,
+        extra_badge: Option<TaskId>,
+    ) -> Result<TaskId, SpawnError> {
+        let image = programs::PROGRAMS.iter().find(|(n, _)| *n == p.program).ok_or(SpawnError::BadImage)?.1;
+        let spec = Spawn {
+            task: p.task,
+            name: p.name,
+            image,
+            arg: p.arg,
+            restarts: p.restarts,
+            priority: PROCESS_PRIORITY,
+            extra_badge,
+        };
+        p.caps = process::spawn(objs, &mut self.arenas, self.ep, &spec)?;
+        let i = p.task.pid() as usize - 1;
+        self.table[i] = Some(p);
+        self.last_generation[i] = Some(p.task.generation());
+        debug_println!("spawned pid {} '{}' generation {}", p.task.pid(), p.name, p.task.generation());
+        Ok(p.task)
+    }
+
+    /// The live process a badge names, if its generation is current.
+    fn lookup(&self, badge: u64) -> Option<Process> {
+        match Badge::decode(badge) {
+            Ok(Badge::Process(task)) => {
+                let p = (*self.table.get(task.pid() as usize - 1)?)?;
+                (p.task == task).then_some(p)
+            }
+            _ => None,
+        }
+    }
+
+    /// Tear a process down: its arena, and with it every object it had.
+    fn tear_down(&mut self, objs: &mut Objects, p: &Process) {
+        self.table[p.task.pid() as usize - 1] = None;
+        if let Err(e) = self.arenas.give_back(objs.cnode, p.caps.arena) {
+            debug_println!("teardown of pid {} failed: {e}", p.task.pid());
+        }
+    }
+
+    /// Wait for the next message and deal with it.
+    pub fn next_event(&mut self, objs: &mut Objects) -> Event {
+        let (info, badge) = sel4::recv(self.ep.cptr());
+        let Some(p) = self.lookup(badge) else {
+            // A badge of a dead generation (or none of ours): say so, change nothing.
+            sel4::reply(MessageInfo::new(STALE, 0, 0, 0));
+            return Event::Refused { badge };
+        };
+        let label = info.label();
+        if let Some(fault) = fault_type(label) {
+            return self.fault(objs, p, fault);
+        }
+        match Op::from_label(label) {
+            Some(Op::Ping) => {
+                sel4::set_mr(0, p.task.pid() as u64);
+                sel4::set_mr(1, p.task.generation() as u64);
+                sel4::reply(MessageInfo::new(OK, 0, 0, 2));
+                Event::Handled
+            }
+            Some(Op::Report) => {
+                let value = sel4::get_mr(0);
+                sel4::reply(MessageInfo::new(OK, 0, 0, 0));
+                Event::Report { task: p.task, value }
+            }
+            Some(Op::Exit) => {
+                let code = sel4::get_mr(0) as i32;
+                self.tear_down(objs, &p);
+                Event::Exited { task: p.task, code }
+            }
+            None => {
+                sel4::reply(MessageInfo::new(libshm::protocol::Error::UnknownLabel.code(), 0, 0, 0));
+                Event::Handled
+            }
+        }
+    }
+
+    fn fault(&mut self, objs: &mut Objects, p: Process, fault: FaultType) -> Event {
+        let (ip, addr) = match fault {
+            FaultType::VMFault => (sel4::get_mr(sel4::VM_FAULT_IP), sel4::get_mr(sel4::VM_FAULT_ADDR)),
+            _ => (sel4::get_mr(0), 0),
+        };
+        debug_println!(
+            "fault: pid {} '{}' generation {}: {:?} at address {:#x}, ip {:#x}",
+            p.task.pid(),
+            p.name,
+            p.task.generation(),
+            fault,
+            addr,
+            ip
+        );
+        self.tear_down(objs, &p);
+        let restarted = if p.restarts_left > 0 {
+            let next = Process {
+                task: p.task.next_generation(),
+                restarts_left: p.restarts_left - 1,
+                restarts: p.restarts + 1,
+                ..p
+            };
+            match self.start(objs, next, None) {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    debug_println!("restart of pid {} failed: {e:?}", p.task.pid());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Event::Faulted { task: p.task, fault: fault as u64, addr, restarted }
+    }
+}
+
+/// The fault type a message label names, if it is one of the kernel's.
+fn fault_type(label: u64) -> Option<FaultType> {
+    [FaultType::CapFault, FaultType::UnknownSyscall, FaultType::UserException, FaultType::VMFault]
+        .into_iter()
+        .find(|f| *f as u64 == label)
+}
