@@ -259,7 +259,12 @@ fn build(
                     }
                 }
             })?;
-            objects::map_frame(&mut b, vspace, frame, page as usize, rights, seg.p_flags & PF_X != 0)?;
+            let executable = seg.p_flags & PF_X != 0;
+            objects::map_frame(&mut b, vspace, frame, page as usize, rights, executable)?;
+            if executable {
+                // The bytes went in through the data side; fetch must see them.
+                frame.sync_instruction_cache()?;
+            }
             b.park(frame.cptr())?;
             page += PAGE_SIZE;
         }

@@ -364,6 +364,13 @@ impl<T: Frame> Cap<T> {
         arch::frame_map(self.cptr, vspace.cptr, vaddr, rights, executable)
     }
 
+    /// Make instructions written into the (mapped) frame visible to
+    /// instruction fetch: needed on AArch64 before running new code, a
+    /// no-op on x86.
+    pub fn sync_instruction_cache(self) -> Result<()> {
+        arch::frame_sync_instruction_cache(self.cptr, 1 << T::SIZE_BITS)
+    }
+
     /// Remove the frame's mapping.
     pub fn unmap(self) -> Result<()> {
         arch::frame_unmap(self.cptr)

@@ -90,6 +90,9 @@ pub(crate) fn frame_map(
     let attrs = ARM_DEFAULT_VM_ATTRIBUTES | if executable { 0 } else { ARM_EXECUTE_NEVER };
     sys::arm_page_map(cptr, vspace, vaddr as Word, rights.word(), attrs as Word)
 }
+pub(crate) fn frame_sync_instruction_cache(cptr: u64, size: usize) -> Result<()> {
+    sys::arm_page_unify_instruction(cptr, 0, size as Word)
+}
 pub(crate) fn frame_unmap(cptr: u64) -> Result<()> {
     sys::arm_page_unmap(cptr)
 }

@@ -107,6 +107,10 @@ pub(crate) fn frame_map(
 ) -> Result<()> {
     sys::x86_page_map(cptr, vspace, vaddr as Word, rights.word(), X86_DEFAULT_VM_ATTRIBUTES as Word)
 }
+/// x86 keeps instruction fetch coherent with stores.
+pub(crate) fn frame_sync_instruction_cache(_cptr: u64, _size: usize) -> Result<()> {
+    Ok(())
+}
 pub(crate) fn frame_unmap(cptr: u64) -> Result<()> {
     sys::x86_page_unmap(cptr)
 }
