@@ -10,6 +10,10 @@
 //!   [`check`]: an invariant checker over it, for host tests (here and in
 //!   crates built on this one). Both are plain safe code that an on-target
 //!   build simply does not use.
+//! - [`untyped`]: the on-target kernel's bookkeeping of slots and untyped
+//!   memory (so freed objects give their memory back), host-tested here;
+//!   the invocations themselves live in the `vmm-server` binary
+//!   (`src/sel4_kernel.rs`), built for seL4 only.
 //!
 //! ```
 //! use vmm_server::{fake::FakeKernel, Server};
@@ -29,6 +33,7 @@ pub mod check;
 pub mod fake;
 mod kernel;
 mod server;
+pub mod untyped;
 
 pub use kernel::{Kernel, KernelError, ObjectKind, PageSize};
 pub use server::{FaultOutcome, FaultReason, Limits, Server};
