@@ -24,12 +24,12 @@ comma := ,
 empty :=
 space := $(empty) $(empty)
 # name=path,... of the programs built for ARCH $(1), for root-task/build.rs.
-program-list = $(subst $(space),$(comma),$(foreach p,$(PROGRAMS),$(p)=$(abspath target/$(call TRIPLE,$(1))/release/$(p))))
+program-list = $(subst $(space),$(comma),$(foreach p,$(PROGRAMS),$(p)=$(abspath target/$(call TRIPLE,$(1))/programs/$(p))))
 
 # $(call image,ARCH,NAME,FEATURES): build the programs, then the root task
 # with them embedded and with FEATURES, kept as target/images/ARCH/NAME.elf.
 define image
-	$(call CARGO_TARGET,$(1)) $(addprefix -p ,$(PROGRAMS))
+	cargo build --profile programs --target $(call TRIPLE,$(1)) $(addprefix -p ,$(PROGRAMS))
 	ROOT_TASK_PROGRAMS=$(call program-list,$(1)) $(call CARGO_TARGET,$(1)) -p root-task $(if $(3),--features $(3))
 	mkdir -p $(IMAGES)/$(1)
 	cp target/$(call TRIPLE,$(1))/release/root-task $(IMAGES)/$(1)/$(2).elf

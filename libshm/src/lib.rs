@@ -8,6 +8,7 @@
 //! - [`header`]: the header in each shared object's first page.
 //! - [`pool`]: a pool allocator that lives inside a shared object and grows
 //!   it by whole pools.
+//! - `client` (on seL4 only): sending a request to the memory manager.
 //!
 //! Everything here is plain safe Rust over plain data, host-tested.
 //!
@@ -24,6 +25,8 @@
 #[macro_use]
 extern crate std;
 
+#[cfg(target_os = "none")]
+pub mod client;
 pub mod header;
 pub mod layout;
 pub mod pool;

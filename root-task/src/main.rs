@@ -34,7 +34,7 @@ extern "C" fn main(bootinfo: *const BootInfo) -> ! {
     let mut objs = objects::Objects::new(bi);
     let sup = match supervisor::Supervisor::new(&mut objs) {
         Ok(sup) => sup,
-        Err(e) => panic!("cannot set up the supervisor: {e}"),
+        Err(e) => panic!("cannot set up the supervisor: {e:?}"),
     };
 
     #[cfg(feature = "suite")]

@@ -17,6 +17,8 @@ use sel4::{CPtr, Cap, CapRights, Error, FixedSizeObject, ObjectType, TcbConfig};
 pub const ARENA_BITS: usize = 20;
 /// How many processes can live at once.
 pub const ARENAS: usize = 48;
+/// log2 bytes of the arena of the memory manager, whose CNode is large.
+pub const LARGE_ARENA_BITS: usize = 22;
 /// log2 of the slots of an app's CNode.
 pub const APP_CNODE_BITS: usize = 10;
 /// Root-CNode slots each arena reserves: the process's CNode, VSpace and
@@ -54,20 +56,34 @@ impl From<Error> for SpawnError {
 /// Fixed-size untyped blocks, one per live process.
 pub struct Arenas {
     first: CPtr,
+    large: CPtr,
     slot_blocks: CPtr,
-    in_use: [bool; ARENAS],
+    in_use: [bool; ARENAS + 1],
+}
+
+/// Which kind of arena a process needs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ArenaSize {
+    /// `2^ARENA_BITS` bytes: an app.
+    Small,
+    /// `2^LARGE_ARENA_BITS` bytes: the memory manager (one at a time).
+    Large,
 }
 
 impl Arenas {
     /// Carve `ARENAS` arenas out of the root task's untyped memory.
     pub fn new(objs: &mut Objects) -> Result<Self, Error> {
         let first = objs.alloc_many(ObjectType::Untyped, ARENA_BITS, ARENAS)?;
-        let slot_blocks = objs.slots(ARENAS * ARENA_SLOTS as usize)?;
-        Ok(Arenas { first, slot_blocks, in_use: [false; ARENAS] })
+        let large = objs.alloc_raw(ObjectType::Untyped, LARGE_ARENA_BITS)?;
+        let slot_blocks = objs.slots((ARENAS + 1) * ARENA_SLOTS as usize)?;
+        Ok(Arenas { first, large, slot_blocks, in_use: [false; ARENAS + 1] })
     }
 
-    fn take(&mut self) -> Option<usize> {
-        let i = self.in_use.iter().position(|used| !used)?;
+    fn take(&mut self, size: ArenaSize) -> Option<usize> {
+        let i = match size {
+            ArenaSize::Small => self.in_use[..ARENAS].iter().position(|used| !used)?,
+            ArenaSize::Large => Some(ARENAS).filter(|&i| !self.in_use[i])?,
+        };
         self.in_use[i] = true;
         Some(i)
     }
@@ -80,7 +96,7 @@ impl Arenas {
     }
 
     fn untyped(&self, i: usize) -> Cap<Untyped> {
-        Cap::from_cptr(self.first + i as CPtr)
+        Cap::from_cptr(if i == ARENAS { self.large } else { self.first + i as CPtr })
     }
 
     fn slot(&self, i: usize, n: CPtr) -> CPtr {
@@ -89,7 +105,7 @@ impl Arenas {
 
     /// Bytes of arena memory not held by any process.
     pub fn free_bytes(&self) -> u64 {
-        self.in_use.iter().filter(|used| !**used).count() as u64 * (1 << ARENA_BITS)
+        self.in_use[..ARENAS].iter().filter(|used| !**used).count() as u64 * (1 << ARENA_BITS)
     }
 }
 
@@ -99,11 +115,26 @@ impl Arenas {
 pub struct ProcessCaps {
     /// The arena everything came from.
     pub arena: usize,
+    /// Its VSpace root (the memory manager gets a copy when it registers).
+    pub vspace: Cap<VSpace>,
 }
 
 impl ProcessCaps {
     /// Before the process exists.
-    pub const NONE: ProcessCaps = ProcessCaps { arena: 0 };
+    pub const NONE: ProcessCaps = ProcessCaps { arena: 0, vspace: Cap::from_cptr(0) };
+}
+
+/// What the memory manager is given besides what every process gets.
+#[derive(Copy, Clone, Debug)]
+pub struct Serve {
+    /// The endpoint it serves, put in [`slots::SERVICE`] with every right.
+    pub service: Cap<Endpoint>,
+    /// Untyped caps for its pool: consecutive root slots, moved to it.
+    pub untyped_first: CPtr,
+    /// How many.
+    pub untyped_count: usize,
+    /// log2 size of each.
+    pub untyped_bits: usize,
 }
 
 /// What to start.
@@ -123,6 +154,15 @@ pub struct Spawn<'a> {
     /// A cap to the supervisor with this (normally stale) identity, put in
     /// [`slots::EXTRA`].
     pub extra_badge: Option<TaskId>,
+    /// log2 of its CNode's slots.
+    pub cnode_bits: usize,
+    /// Its arena.
+    pub arena: ArenaSize,
+    /// The memory manager's endpoint, badged with the process's identity
+    /// into [`slots::MEMORY_MANAGER`].
+    pub memory_manager: Option<Cap<Endpoint>>,
+    /// Set for the memory manager itself.
+    pub serve: Option<Serve>,
 }
 
 /// Allocates from one arena; objects pass through scratch slots of the root
@@ -132,6 +172,7 @@ struct Builder<'a> {
     arenas: &'a Arenas,
     arena: usize,
     cnode: Cap<CNode>,
+    cnode_bits: usize,
     next_scratch: CPtr,
     next_park: CPtr,
     park_end: CPtr,
@@ -154,7 +195,7 @@ impl Builder<'_> {
             return Err(Error::NotEnoughMemory);
         }
         let root = Cap::<CNode>::from_cptr(sel4::CAP_INIT_THREAD_CNODE as CPtr);
-        self.cnode.slot_at(self.next_park, APP_CNODE_BITS as u8).move_from(root.slot(cptr))?;
+        self.cnode.slot_at(self.next_park, self.cnode_bits as u8).move_from(root.slot(cptr))?;
         self.next_park += 1;
         Ok(())
     }
@@ -201,7 +242,7 @@ pub fn spawn(
     if elf.ehdr.e_machine != MACHINE {
         return Err(SpawnError::BadImage);
     }
-    let arena = arenas.take().ok_or(SpawnError::NoArena)?;
+    let arena = arenas.take(spec.arena).ok_or(SpawnError::NoArena)?;
     let result = build(objs, arenas, arena, supervisor_ep, spec, &elf);
     if result.is_err() {
         // Whatever was made goes back with the arena.
@@ -223,15 +264,13 @@ fn build(
         arenas,
         arena,
         cnode: Cap::from_cptr(0),
+        cnode_bits: spec.cnode_bits,
         next_scratch: FIRST_SCRATCH,
-        next_park: 1 << (APP_CNODE_BITS - 1),
-        park_end: 1 << APP_CNODE_BITS,
+        next_park: 1 << (spec.cnode_bits - 1),
+        park_end: 1 << spec.cnode_bits,
     };
-    let cnode = Cap::<CNode>::from_cptr(b.retype_at(
-        ObjectType::CapTable,
-        APP_CNODE_BITS,
-        arenas.slot(arena, CNODE_SLOT),
-    )?);
+    let cnode_slot = arenas.slot(arena, CNODE_SLOT);
+    let cnode = Cap::<CNode>::from_cptr(b.retype_at(ObjectType::CapTable, spec.cnode_bits, cnode_slot)?);
     b.cnode = cnode;
     let vspace =
         Cap::<VSpace>::from_cptr(b.retype_at(VSpace::OBJECT_TYPE, 0, arenas.slot(arena, VSPACE_SLOT))?);
@@ -292,25 +331,28 @@ fn build(
     b.park(info_frame.cptr())?;
 
     // Its CSpace: the well-known slots.
-    let guard = sel4::guard_cap_data(0, (sel4::WORD_BITS - APP_CNODE_BITS) as u64);
-    let own = |slot: CPtr| cnode.slot_at(slot, APP_CNODE_BITS as u8);
+    let guard = sel4::guard_cap_data(0, (sel4::WORD_BITS - spec.cnode_bits) as u64);
+    let own = |slot: CPtr| cnode.slot_at(slot, spec.cnode_bits as u8);
     own(slots::CNODE).mint(root.slot(cnode.cptr()), CapRights::ALL, guard)?;
     own(slots::VSPACE).copy(root.slot(vspace.cptr()), CapRights::ALL)?;
     own(slots::TCB).copy(root.slot(tcb.cptr()), CapRights::ALL)?;
     let badge = Badge::Process(spec.task).encode();
-    own(slots::SUPERVISOR).mint(
-        root.slot(supervisor_ep.cptr()),
-        CALLER_RIGHTS,
-        sel4::badge_cap_data(badge),
-    )?;
-    own(slots::FAULT).mint(root.slot(supervisor_ep.cptr()), CALLER_RIGHTS, sel4::badge_cap_data(badge))?;
+    let mint_badged = |slot: CPtr, ep: Cap<Endpoint>, badge: u64| {
+        own(slot).mint(root.slot(ep.cptr()), CALLER_RIGHTS, sel4::badge_cap_data(badge))
+    };
+    mint_badged(slots::SUPERVISOR, supervisor_ep, badge)?;
+    mint_badged(slots::FAULT, supervisor_ep, badge)?;
     if let Some(extra) = spec.extra_badge {
-        let extra = Badge::Process(extra).encode();
-        own(slots::EXTRA).mint(
-            root.slot(supervisor_ep.cptr()),
-            CALLER_RIGHTS,
-            sel4::badge_cap_data(extra),
-        )?;
+        mint_badged(slots::EXTRA, supervisor_ep, Badge::Process(extra).encode())?;
+    }
+    if let Some(mm) = spec.memory_manager {
+        mint_badged(slots::MEMORY_MANAGER, mm, badge)?;
+    }
+    if let Some(serve) = spec.serve {
+        own(slots::SERVICE).copy(root.slot(serve.service.cptr()), CapRights::ALL)?;
+        for i in 0..serve.untyped_count as CPtr {
+            own(slots::FIRST_FREE + i).move_from(root.slot(serve.untyped_first + i))?;
+        }
     }
 
     // The thread: IPC buffer, then registers, then run.
@@ -329,10 +371,12 @@ fn build(
     b.park(ipc.cptr())?;
     let regs = sel4::thread_context(elf.ehdr.e_entry as usize, STACK_TOP as usize, PROCESS_INFO, IPC_BUFFER);
     tcb.write_registers(true, &regs)?;
-    Ok(ProcessCaps { arena })
+    Ok(ProcessCaps { arena, vspace })
 }
 
 fn process_info(spec: &Spawn) -> ProcessInfo {
+    let (untyped_count, untyped_bits) =
+        spec.serve.map_or((0, 0), |s| (s.untyped_count as CPtr, s.untyped_bits as u64));
     let mut name = [0; NAME_LEN];
     let len = spec.name.len().min(NAME_LEN);
     name[..len].copy_from_slice(&spec.name.as_bytes()[..len]);
@@ -342,12 +386,12 @@ fn process_info(spec: &Spawn) -> ProcessInfo {
         generation: spec.task.generation(),
         name_len: len as u32,
         name,
-        cnode_bits: APP_CNODE_BITS as u64,
-        free_slots_start: slots::FIRST_FREE,
-        free_slots_end: 1 << (APP_CNODE_BITS - 1),
-        untyped_start: 0,
-        untyped_end: 0,
-        untyped_size_bits: 0,
+        cnode_bits: spec.cnode_bits as u64,
+        free_slots_start: slots::FIRST_FREE + untyped_count,
+        free_slots_end: 1 << (spec.cnode_bits - 1),
+        untyped_start: slots::FIRST_FREE,
+        untyped_end: slots::FIRST_FREE + untyped_count,
+        untyped_size_bits: untyped_bits,
         arg: spec.arg,
         restarts: spec.restarts,
     }

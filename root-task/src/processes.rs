@@ -9,12 +9,13 @@ use runtime::testapp::{self, PASS, UNMAPPED};
 use sel4::FaultType;
 
 /// The process tests.
-pub const TESTS: [Test; 5] = [
+pub const TESTS: [Test; 6] = [
     ("32 apps each call the supervisor and get an answer", thirty_two_apps),
     ("a crash is reported, restarted as generation + 1, its old badge refused", crash_and_restart),
     ("invoking a cap not given fails with the kernel's error, nothing else", cap_abuse),
     ("an app cannot see another app's memory", isolation),
     ("100 spawns and teardowns give back every byte", teardown_returns_memory),
+    ("the memory manager knows each process it serves", memory_manager_knows),
 ];
 
 const TEST_PROGRAM: &str = "testapp";
@@ -127,4 +128,9 @@ fn teardown_returns_memory(env: &mut Env) -> Check {
         env.sup.free_bytes()
     );
     ensure(env.sup.free_bytes() == before && env.sup.live() == 0, "free memory is back where it started")
+}
+
+fn memory_manager_knows(env: &mut Env) -> Check {
+    spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, "registered", testapp::REGISTERED, 0))?;
+    all_pass_then_exit(env, 1)
 }

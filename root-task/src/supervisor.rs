@@ -3,11 +3,12 @@
 //! exits, tearing down and restarting with the next generation.
 
 use crate::objects::Objects;
-use crate::process::{self, Arenas, ProcessCaps, Spawn, SpawnError};
-use libshm::protocol::{Badge, Pid, TaskId};
+use crate::process::{self, ArenaSize, Arenas, ProcessCaps, Serve, Spawn, SpawnError};
+use libshm::client;
+use libshm::protocol::{Badge, Error, Name, Pid, Request, TaskId};
 use runtime::supervisor::{Op, OK, STALE};
 use sel4::cap_type::Endpoint;
-use sel4::{debug_println, Cap, FaultType, MessageInfo};
+use sel4::{debug_println, CPtr, Cap, CapRights, FaultType, MessageInfo, ObjectType};
 
 /// Most processes the table holds (pids 1..=MAX_PROCESSES).
 pub const MAX_PROCESSES: usize = process::ARENAS;
@@ -15,6 +16,14 @@ pub const MAX_PROCESSES: usize = process::ARENAS;
 /// Priority of spawned processes: below the root task's, so the supervisor
 /// always gets to answer.
 pub const PROCESS_PRIORITY: u8 = 100;
+
+/// The memory manager's program, name and priority: above the apps, so a
+/// request is answered before its caller runs again.
+const MEMORY_MANAGER: (&str, &str, u8) = ("vmm-server", "memory-manager", 150);
+/// log2 of the slots of the memory manager's CNode.
+const MM_CNODE_BITS: usize = 14;
+/// The memory manager's pool: this many untypeds of `2^MM_POOL_BITS` bytes.
+const MM_POOL: (usize, usize) = (16, 22);
 
 /// The programs embedded in this image (see `build.rs`).
 mod programs {
@@ -70,24 +79,64 @@ pub enum Event {
     Handled,
 }
 
+/// The running memory manager, as the supervisor reaches it.
+#[derive(Copy, Clone)]
+struct MemoryManager {
+    task: TaskId,
+    /// Our cap to its endpoint, badged as the supervisor.
+    caller: CPtr,
+    /// Its endpoint object, minted into every app with the app's badge.
+    service: Cap<Endpoint>,
+}
+
 /// The root task as supervisor.
 pub struct Supervisor {
     arenas: Arenas,
     ep: Cap<Endpoint>,
+    mm: Option<MemoryManager>,
     table: [Option<Process>; MAX_PROCESSES],
     /// The generation each pid had last, so a new spawn continues it.
     last_generation: [Option<u16>; MAX_PROCESSES],
 }
 
 impl Supervisor {
-    /// Set up the arenas and the endpoint processes reach us through.
-    pub fn new(objs: &mut Objects) -> Result<Self, sel4::Error> {
-        Ok(Supervisor {
+    /// Set up the arenas and the endpoint processes reach us through, and
+    /// start the memory manager if the image has it.
+    pub fn new(objs: &mut Objects) -> Result<Self, SpawnError> {
+        let mut sup = Supervisor {
             arenas: Arenas::new(objs)?,
             ep: objs.alloc::<Endpoint>()?,
+            mm: None,
             table: [None; MAX_PROCESSES],
             last_generation: [None; MAX_PROCESSES],
-        })
+        };
+        if programs::PROGRAMS.iter().any(|(name, _)| *name == MEMORY_MANAGER.0) {
+            sup.start_memory_manager(objs)?;
+        }
+        Ok(sup)
+    }
+
+    fn start_memory_manager(&mut self, objs: &mut Objects) -> Result<(), SpawnError> {
+        let (count, bits) = MM_POOL;
+        let service = objs.alloc::<Endpoint>()?;
+        // One at a time, so no single untyped must hold the whole pool;
+        // the slots still come out consecutive.
+        let untyped_first = objs.alloc_raw(ObjectType::Untyped, bits)?;
+        for _ in 1..count {
+            objs.alloc_raw(ObjectType::Untyped, bits)?;
+        }
+        let caller = objs.slot()?;
+        let supervisor_badge = sel4::badge_cap_data(Badge::SUPERVISOR.encode());
+        let rights = CapRights { read: false, write: true, grant: true };
+        objs.cnode.slot(caller).mint(objs.cnode.slot(service.cptr()), rights, supervisor_badge)?;
+        let serve = Serve { service, untyped_first, untyped_count: count, untyped_bits: bits };
+        let (program, name, _) = MEMORY_MANAGER;
+        let task = self.next_task()?;
+        let p =
+            Process { task, name, program, arg: 0, restarts_left: 0, restarts: 0, caps: ProcessCaps::NONE };
+        self.start(objs, p, None, Some(serve))?;
+        self.mm = Some(MemoryManager { task, caller, service });
+        Ok(())
     }
 
     /// Bytes of process memory free: what the arenas of dead processes hold.
@@ -95,9 +144,10 @@ impl Supervisor {
         self.arenas.free_bytes()
     }
 
-    /// How many processes are alive.
+    /// How many apps are alive (the memory manager is not counted).
     pub fn live(&self) -> usize {
-        self.table.iter().flatten().count()
+        let mm = self.mm.map(|mm| mm.task);
+        self.table.iter().flatten().filter(|p| Some(p.task) != mm).count()
     }
 
     /// Start `program` as `name`; `restarts` is how often it is restarted
@@ -123,6 +173,7 @@ impl Supervisor {
                 caps: ProcessCaps::NONE,
             },
             None,
+            None,
         )
     }
 
@@ -141,6 +192,7 @@ impl Supervisor {
             objs,
             Process { task, name, program, arg, restarts_left: 0, restarts: 0, caps: ProcessCaps::NONE },
             Some(stale),
+            None,
         )
     }
 
@@ -161,23 +213,52 @@ impl Supervisor {
         objs: &mut Objects,
         mut p: Process,
         extra_badge: Option<TaskId>,
+        serve: Option<Serve>,
     ) -> Result<TaskId, SpawnError> {
         let image = programs::PROGRAMS.iter().find(|(n, _)| *n == p.program).ok_or(SpawnError::BadImage)?.1;
+        let is_mm = serve.is_some();
         let spec = Spawn {
             task: p.task,
             name: p.name,
             image,
             arg: p.arg,
             restarts: p.restarts,
-            priority: PROCESS_PRIORITY,
+            priority: if is_mm { MEMORY_MANAGER.2 } else { PROCESS_PRIORITY },
             extra_badge,
+            cnode_bits: if is_mm { MM_CNODE_BITS } else { process::APP_CNODE_BITS },
+            arena: if is_mm { ArenaSize::Large } else { ArenaSize::Small },
+            memory_manager: self.mm.map(|mm| mm.service),
+            serve,
         };
         p.caps = process::spawn(objs, &mut self.arenas, self.ep, &spec)?;
         let i = p.task.pid() as usize - 1;
         self.table[i] = Some(p);
         self.last_generation[i] = Some(p.task.generation());
         debug_println!("spawned pid {} '{}' generation {}", p.task.pid(), p.name, p.task.generation());
+        self.register(&p);
         Ok(p.task)
+    }
+
+    /// Tell the memory manager about a new process and give it the VSpace.
+    fn register(&self, p: &Process) {
+        let Some(mm) = self.mm else { return };
+        let alias = Name::new(p.name).ok();
+        let request = |alias| Request::RegisterProcess { task: p.task, alias };
+        let mut result = client::call(mm.caller, &request(alias), Some(p.caps.vspace.cptr()));
+        if result == Err(Error::AliasTaken) {
+            // Names need not be unique among apps; aliases must be.
+            result = client::call(mm.caller, &request(None), Some(p.caps.vspace.cptr()));
+        }
+        if let Err(e) = result {
+            debug_println!("memory manager refused pid {}: {e:?}", p.task.pid());
+        }
+    }
+
+    fn unregister(&self, p: &Process) {
+        let Some(mm) = self.mm.filter(|mm| mm.task != p.task) else { return };
+        if let Err(e) = client::call(mm.caller, &Request::UnregisterProcess { task: p.task }, None) {
+            debug_println!("memory manager could not forget pid {}: {e:?}", p.task.pid());
+        }
     }
 
     /// The live process a badge names, if its generation is current.
@@ -193,6 +274,7 @@ impl Supervisor {
 
     /// Tear a process down: its arena, and with it every object it had.
     fn tear_down(&mut self, objs: &mut Objects, p: &Process) {
+        self.unregister(p);
         self.table[p.task.pid() as usize - 1] = None;
         if let Err(e) = self.arenas.give_back(objs.cnode, p.caps.arena) {
             debug_println!("teardown of pid {} failed: {e}", p.task.pid());
@@ -257,7 +339,7 @@ impl Supervisor {
                 restarts: p.restarts + 1,
                 ..p
             };
-            match self.start(objs, next, None) {
+            match self.start(objs, next, None, None) {
                 Ok(task) => Some(task),
                 Err(e) => {
                     debug_println!("restart of pid {} failed: {e:?}", p.task.pid());

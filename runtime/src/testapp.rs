@@ -15,6 +15,8 @@ pub const ISOLATION: u64 = 3;
 pub const STALE_CALLER: u64 = 4;
 /// Exit at once with code 0.
 pub const EXIT: u64 = 5;
+/// Ask the memory manager who has our name; report whether it is us.
+pub const REGISTERED: u64 = 6;
 
 /// An address no process has mapped (between image and stack).
 pub const UNMAPPED: u64 = 0x1800_0000;

@@ -6,6 +6,8 @@
 #![no_main]
 
 use core::sync::atomic::{AtomicU64, Ordering};
+use libshm::client;
+use libshm::protocol::{Name, Reply, Request};
 use runtime::supervisor::{self, STALE};
 use runtime::testapp::*;
 use runtime::{slots, ProcessInfo};
@@ -49,6 +51,11 @@ fn main(info: &ProcessInfo) -> i32 {
             supervisor::report(verdict(MINE.load(Ordering::SeqCst) == tag));
         }
         STALE_CALLER => supervisor::report(verdict(supervisor::ping_through(slots::EXTRA) == Err(STALE))),
+        REGISTERED => {
+            let answer = Name::new(info.name())
+                .and_then(|name| client::call(slots::MEMORY_MANAGER, &Request::LookupAlias { name }, None));
+            supervisor::report(verdict(answer == Ok(Reply::Task(info.task()))));
+        }
         _ => {}
     }
     0
