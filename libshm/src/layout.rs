@@ -8,11 +8,12 @@
 //! address in every process (patent [12]: pointers stored in shared memory are
 //! valid everywhere).
 //!
-//! The window lies at 128 GiB..256 GiB: a valid user range on both x86_64
-//! (user addresses below 2^47) and AArch64 (48-bit VA) seL4 5.0, and inside
-//! the first level-1 paging structure (the first 512 GiB), which the image
-//! also uses: the memory manager must therefore cope with that level-1
-//! structure already being present (it does).
+//! The window lies at 1 GiB..3 GiB: below 4 GiB because seL4 5.0's x86
+//! fault handler keeps fault addresses in 32 bits, and the memory manager
+//! must tell exactly which page of the window a process touched. It is
+//! inside the first level-1 paging structure (the first 512 GiB), which the
+//! image also uses: the memory manager must therefore cope with that
+//! level-1 structure already being present (it does).
 //!
 //! # Example
 //! ```
@@ -128,17 +129,17 @@ impl TableLevel {
 /// ```
 /// assert_eq!(libshm::layout::WINDOW_BASE % libshm::layout::LARGE_PAGE_SIZE, 0);
 /// ```
-pub const WINDOW_BASE: u64 = 0x20_0000_0000;
-/// Size of the shared window (128 GiB).
+pub const WINDOW_BASE: u64 = 0x4000_0000;
+/// Size of the shared window (2 GiB).
 ///
 /// ```
-/// assert_eq!(libshm::layout::WINDOW_SIZE, 128 << 30);
+/// assert_eq!(libshm::layout::WINDOW_SIZE, 2 << 30);
 /// ```
-pub const WINDOW_SIZE: u64 = 0x20_0000_0000;
+pub const WINDOW_SIZE: u64 = 0x8000_0000;
 /// One past the last address of the shared window.
 ///
 /// ```
-/// assert_eq!(libshm::layout::WINDOW_END, 0x40_0000_0000);
+/// assert_eq!(libshm::layout::WINDOW_END, 0xc000_0000);
 /// ```
 pub const WINDOW_END: u64 = WINDOW_BASE + WINDOW_SIZE;
 
@@ -195,7 +196,7 @@ pub const PROCESS_QUOTA_BYTES: u64 = 64 << 20;
 /// ```
 /// assert!(libshm::layout::MAX_OBJECT_SIZE <= libshm::layout::WINDOW_SIZE);
 /// ```
-pub const MAX_OBJECT_SIZE: u64 = 16 << 30;
+pub const MAX_OBJECT_SIZE: u64 = 1 << 30;
 
 /// First address above user space on x86_64 (the narrower of the two arches).
 const X86_64_USER_TOP: u64 = 1 << 47;
@@ -203,6 +204,8 @@ const X86_64_USER_TOP: u64 = 1 << 47;
 // The window is in user space on both arches, starts on a level-2 boundary
 // and is whole 2 MiB units (objects are placed at 2 MiB-aligned addresses).
 const _: () = assert!(WINDOW_END <= X86_64_USER_TOP);
+// Fault addresses are exact only below 4 GiB on x86 seL4 5.0.
+const _: () = assert!(WINDOW_END <= 1 << 32);
 const _: () = assert!(WINDOW_BASE.is_multiple_of(TableLevel::L2.span()));
 const _: () = assert!(WINDOW_SIZE.is_multiple_of(LARGE_PAGE_SIZE));
 

@@ -30,7 +30,7 @@ const TCB_SLOT: CPtr = 2;
 const FIRST_SCRATCH: CPtr = 3;
 
 /// Where the root task maps a frame while it fills it.
-const COPY_WINDOW: usize = 0x9000_0000;
+const COPY_WINDOW: usize = 0x3000_0000;
 
 /// The rights a process gets on the supervisor's endpoint: it may call
 /// (grant is what makes seL4 5.0 hand out a reply cap) but not receive.

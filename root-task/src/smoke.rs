@@ -17,7 +17,7 @@ const SCRATCH: usize = 0x80_0000_0000;
 /// 5.0's x86 `handleVMFault` keeps the fault address in a `uint32_t`.
 const FAULT_PAGE: usize = 0xc000_0000;
 /// Where extra threads' IPC buffers go.
-const THREAD_IPC: usize = 0x8000_0000;
+const THREAD_IPC: usize = 0x3100_0000;
 const LARGE_PAGE: usize = 1 << sel4::LARGE_PAGE_BITS;
 const PAGE: usize = 1 << sel4::PAGE_BITS;
 

@@ -2,7 +2,7 @@ use super::*;
 use crate::fake::Fault;
 use crate::{FaultOutcome, FaultReason, PageSize};
 use libshm::header::{Header, HEADER_BYTES};
-use libshm::layout::{LARGE_PAGE_SIZE, WINDOW_BASE, WINDOW_END};
+use libshm::layout::{LARGE_PAGE_SIZE, MAX_OBJECT_SIZE, WINDOW_BASE, WINDOW_END, WINDOW_SIZE};
 use std::vec::Vec;
 
 const OWNER: Pid = 1;
@@ -179,7 +179,7 @@ fn tables_quota_and_window_full() {
     assert_eq!(w.req(OWNER, q), Err(Error::QuotaExceeded));
     w.attach(OWNER, o.id, Prot::ReadWrite).unwrap();
     assert_eq!(grow(&mut w, OWNER, o.id, 4 * MIB), Err(Error::QuotaExceeded));
-    w.create(OWNER, "b", Mode::Peer, PAGE, 8 << 30);
+    w.create(OWNER, "b", Mode::Peer, PAGE, MAX_OBJECT_SIZE / 2);
     let c = Request::Create {
         name: name("c"),
         mode: Mode::Peer,
@@ -188,11 +188,11 @@ fn tables_quota_and_window_full() {
         client_prot: Prot::ReadWrite,
     };
     assert_eq!(w.req(OWNER, c), Err(Error::TooManyObjects));
-    // The window holds 128 GiB: a third 16 GiB-reservation-per-object world fills it.
+    // Objects reserving the largest size each fill the window.
     let mut w = World::new(64 * MIB);
     w.spawn(OWNER, None);
-    for i in 0..8 {
-        w.create(OWNER, &format!("big{i}"), Mode::Peer, PAGE, 16 << 30);
+    for i in 0..WINDOW_SIZE / MAX_OBJECT_SIZE {
+        w.create(OWNER, &format!("big{i}"), Mode::Peer, PAGE, MAX_OBJECT_SIZE);
     }
     let full = Request::Create {
         name: name("one-more"),
