@@ -64,6 +64,61 @@ const OFF_OBJECT: usize = 48;
 const OFF_OWNER: usize = 52;
 const OFF_COUNT: usize = 54;
 const OFF_RESERVED: usize = 56;
+/// Byte offset of the size field, one aligned word: a process may load that
+/// word alone to learn the object's current size without decoding the page.
+/// The server rewrites it only after a grow has mapped the new pages into
+/// every attached process, so a size read here is always mapped.
+///
+/// ```
+/// use libshm::header::{Header, SIZE_OFFSET};
+/// use libshm::protocol::{Mode, ObjectId};
+/// let mut page = [0u8; 4096];
+/// Header::new(ObjectId(1), Mode::Peer, 2, 1 << 30, 8192, 1 << 20).encode(&mut page);
+/// let at = SIZE_OFFSET as usize;
+/// assert_eq!(u64::from_le_bytes(page[at..at + 8].try_into().unwrap()), 8192);
+/// ```
+pub const SIZE_OFFSET: u64 = OFF_SIZE as u64;
+/// Byte offset of the root-offset field, one aligned word.
+///
+/// ```
+/// assert_eq!(libshm::header::ROOT_OFFSET % 8, 0);
+/// ```
+pub const ROOT_OFFSET: u64 = OFF_ROOT as u64;
+/// Byte offset of the aligned word holding the object id, the owner pid and
+/// the number of attached processes; [`attached_in_word`] extracts the last.
+///
+/// ```
+/// assert_eq!(libshm::header::COUNTS_WORD_OFFSET % 8, 0);
+/// ```
+pub const COUNTS_WORD_OFFSET: u64 = OFF_OBJECT as u64;
+
+/// The number of attached processes, from the little-endian word at
+/// [`COUNTS_WORD_OFFSET`] (one aligned load, so never torn).
+///
+/// ```
+/// use libshm::header::{attached_in_word, Attached, Header, COUNTS_WORD_OFFSET};
+/// use libshm::protocol::{Mode, ObjectId, Prot, TaskId};
+/// let mut h = Header::new(ObjectId(9), Mode::Peer, 2, 1 << 30, 8192, 1 << 20);
+/// h.push(Attached { task: TaskId::new(2, 0).unwrap(), alias: None, rights: Prot::Read }).unwrap();
+/// let mut page = [0u8; 4096];
+/// h.encode(&mut page);
+/// let at = COUNTS_WORD_OFFSET as usize;
+/// assert_eq!(attached_in_word(u64::from_le_bytes(page[at..at + 8].try_into().unwrap())), 1);
+/// ```
+pub const fn attached_in_word(word: u64) -> u16 {
+    (word >> ((OFF_COUNT - OFF_OBJECT) * u8::BITS as usize)) as u16
+}
+
+// Single-word reads of these fields need them word-aligned, the count inside
+// the counts word.
+const WORD_BYTES: usize = size_of::<u64>();
+const _: () = assert!(
+    OFF_SIZE.is_multiple_of(WORD_BYTES)
+        && OFF_ROOT.is_multiple_of(WORD_BYTES)
+        && OFF_OBJECT.is_multiple_of(WORD_BYTES)
+);
+const _: () = assert!(OFF_COUNT + size_of::<u16>() <= OFF_OBJECT + WORD_BYTES);
+
 /// Offset of the first attached-process entry.
 ///
 /// ```

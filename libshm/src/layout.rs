@@ -198,6 +198,15 @@ pub const PROCESS_QUOTA_BYTES: u64 = 64 << 20;
 /// ```
 pub const MAX_OBJECT_SIZE: u64 = 1 << 30;
 
+/// The cap slot where every app finds its endpoint to the memory manager,
+/// badged with the app's identity (`runtime::slots::MEMORY_MANAGER` is this
+/// value); the client calls in `libshm::shm` go through it.
+///
+/// ```
+/// assert_eq!(libshm::layout::MEMORY_MANAGER_SLOT, 5);
+/// ```
+pub const MEMORY_MANAGER_SLOT: u64 = 5;
+
 /// First address above user space on x86_64 (the narrower of the two arches).
 const X86_64_USER_TOP: u64 = 1 << 47;
 

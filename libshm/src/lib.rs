@@ -9,8 +9,13 @@
 //! - [`pool`]: a pool allocator that lives inside a shared object and grows
 //!   it by whole pools.
 //! - `client` (on seL4 only): sending a request to the memory manager.
+//! - `shm` (on seL4 only): what apps use: `SharedObject` (create, open,
+//!   grow, shrink, word access), typed `SharedPtr`s that are valid in every
+//!   peer, and the patent's `mmap_peer` / `munmap_peer`.
 //!
-//! Everything here is plain safe Rust over plain data, host-tested.
+//! Everything here is plain safe Rust over plain data, host-tested, except
+//! one small private module (on seL4 only) that reads and writes the mapped
+//! shared window: the crate denies `unsafe` and allows it there alone.
 //!
 //! ```
 //! use libshm::{layout, protocol::Prot};
@@ -18,7 +23,7 @@
 //! assert!(Prot::ReadWrite.allows(Prot::Read));
 //! ```
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(test)]
@@ -29,5 +34,11 @@ extern crate std;
 pub mod client;
 pub mod header;
 pub mod layout;
+// The hardware boundary: volatile access to the mapped shared window.
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+mod mapped;
 pub mod pool;
 pub mod protocol;
+#[cfg(target_os = "none")]
+pub mod shm;

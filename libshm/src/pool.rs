@@ -88,6 +88,9 @@ pub enum PoolError {
     BadGeometry,
     /// Growing the object failed (the server's answer).
     Grow(Error),
+    /// A store to memory the caller may only read (the header page, or an
+    /// object it attached read-only).
+    ReadOnly,
 }
 
 /// Word access to a shared object's memory by offset, and a way to grow it.

@@ -10,6 +10,7 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod spreadsheet;
 pub mod supervisor;
 pub mod testapp;
 
@@ -30,7 +31,7 @@ pub mod slots {
     pub const SUPERVISOR: CPtr = 4;
     /// Endpoint to the memory manager, badged with its identity (null in the
     /// memory manager itself).
-    pub const MEMORY_MANAGER: CPtr = 5;
+    pub const MEMORY_MANAGER: CPtr = libshm::layout::MEMORY_MANAGER_SLOT;
     /// Where the kernel sends its faults (the supervisor, same badge).
     pub const FAULT: CPtr = 6;
     /// The endpoint the memory manager serves (only in the memory manager).

@@ -1,0 +1,728 @@
+//! Shared memory as apps use it, on seL4: [`SharedObject`] (one shared
+//! object, mapped at the same address in every attached process),
+//! [`SharedPtr`] (a typed absolute address in the shared window, valid in
+//! every peer) and the patent's C-like [`mmap_peer`] / [`munmap_peer`].
+//!
+//! Every call that changes an object is one request to the memory manager
+//! through the app's cap in [`MEMORY_MANAGER_SLOT`]. Reading and writing
+//! the object is plain volatile loads and stores, with no message at all:
+//! when a peer grows the object, the new pages are mapped here before its
+//! grow returns, and the header page (mapped read-only into every attached
+//! process) shows the new size ([`SharedObject::sync_size`]).
+//!
+//! Accesses are checked where it is cheap: word offsets against the size
+//! this handle last knew (a panic when out of bounds), pointers against the
+//! shared window. A page another process removed (shrink, `munmap_peer`)
+//! faults on touch: the supervisor is told the address and ends the process.
+//!
+//! The examples here are `ignore`d: this module exists only when built for
+//! seL4 (`target_os = "none"`) and needs a running memory manager; the
+//! on-target suite (`root-task/src/shm_tests.rs` driving `apps/testapp`)
+//! makes the same calls.
+//!
+//! ```ignore
+//! use libshm::protocol::{Mode, Prot};
+//! use libshm::shm::SharedObject;
+//! let mut table = SharedObject::create("table", Mode::Peer, 2 * 4096, 1 << 20, Prot::ReadWrite)?;
+//! table.store(4096, 42);
+//! table.grow(4 * 4096)?; // every attached peer has 4 pages mapped now
+//! table.store(3 * 4096, 7);
+//! table.destroy()?;
+//! ```
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::size_of;
+use core::sync::atomic::{fence, Ordering};
+
+use crate::client;
+use crate::header::{attached_in_word, Header, HeaderError, COUNTS_WORD_OFFSET, HEADER_BYTES, SIZE_OFFSET};
+use crate::layout::{MEMORY_MANAGER_SLOT, PAGE_SIZE};
+use crate::mapped;
+pub use crate::mapped::Plain;
+use crate::pool::{check_word, PoolError, SharedMemory};
+use crate::protocol::{
+    Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, ObjectStat, Prot, Reply, Request, Target,
+};
+
+/// What a reply of the wrong kind for its request becomes (the server broke
+/// the protocol).
+const UNEXPECTED_REPLY: Error = Error::BadValue;
+
+/// Sends `request` to the memory manager.
+fn request(request: Request) -> Result<Reply, Error> {
+    client::call(MEMORY_MANAGER_SLOT, &request, None)
+}
+
+/// Sends a request whose success carries nothing.
+fn request_done(r: Request) -> Result<(), Error> {
+    match request(r)? {
+        Reply::Done => Ok(()),
+        _ => Err(UNEXPECTED_REPLY),
+    }
+}
+
+fn request_size(r: Request) -> Result<u64, Error> {
+    match request(r)? {
+        Reply::Size { size } => Ok(size),
+        _ => Err(UNEXPECTED_REPLY),
+    }
+}
+
+fn request_object(r: Request) -> Result<ObjectInfo, Error> {
+    match request(r)? {
+        Reply::Object(info) => Ok(info),
+        _ => Err(UNEXPECTED_REPLY),
+    }
+}
+
+fn stat(object: ObjectId) -> Result<ObjectStat, Error> {
+    match request(Request::Stat { object })? {
+        Reply::Stat(s) => Ok(s),
+        _ => Err(UNEXPECTED_REPLY),
+    }
+}
+
+/// `mmap_peer(pid, addr, len, prot, flags, fd, off)`: maps `len` bytes of
+/// object `fd` from offset `off` into process `pid` (a pid, an exact
+/// incarnation, or an alias), at the object's one address: `addr` is 0 or
+/// the object's base plus `off`. Returns the address mapped. The target
+/// becomes attached if it was not, with `prot` as its rights.
+///
+/// Only an attached peer (peer mode) or the owner (client-server mode) may
+/// map into another process; anyone may map into itself within the rights
+/// it could attach with. `prot` may not exceed what the target holds or the
+/// caller may grant ([`Error::RightsExceeded`]).
+///
+/// ```ignore
+/// // On seL4 only (see the module docs).
+/// use libshm::protocol::{MapFlags, Name, Prot, Target};
+/// let viewer = Target::Alias(Name::new("viewer")?);
+/// let addr = libshm::shm::mmap_peer(viewer, 0, 4096, Prot::Read, MapFlags::SHARED, table.id(), 4096)?;
+/// assert_eq!(addr, table.base() + 4096);
+/// ```
+pub fn mmap_peer(
+    pid: Target,
+    addr: u64,
+    len: u64,
+    prot: Prot,
+    flags: MapFlags,
+    fd: ObjectId,
+    off: u64,
+) -> Result<u64, Error> {
+    let req = Request::MmapPeer { target: pid, addr, len, prot, flags, object: fd, offset: off };
+    match request(req)? {
+        Reply::Mapped { addr } => Ok(addr),
+        _ => Err(UNEXPECTED_REPLY),
+    }
+}
+
+/// `munmap_peer(pid, addr, len)`: removes `[addr, addr + len)` (page-aligned,
+/// inside one object) from process `pid`'s address space. Its next touch
+/// there faults. The caller may always unmap from itself; from others as
+/// for [`mmap_peer`].
+///
+/// ```ignore
+/// // On seL4 only (see the module docs).
+/// use libshm::protocol::Target;
+/// libshm::shm::munmap_peer(Target::Pid(7), table.base() + 4096, 4096)?;
+/// ```
+pub fn munmap_peer(pid: Target, addr: u64, len: u64) -> Result<(), Error> {
+    request_done(Request::MunmapPeer { target: pid, addr, len })
+}
+
+/// A shared object this process is attached to: its address (the same in
+/// every attached process), the size it last knew, and its rights.
+///
+/// Dropping the handle leaves the process attached (the mappings stay until
+/// [`SharedObject::detach`] or the process ends).
+///
+/// ```ignore
+/// // On seL4 only (see the module docs).
+/// use libshm::protocol::Prot;
+/// let table = libshm::shm::SharedObject::open("table", Prot::Read)?;
+/// let first = table.load(table.root()?);
+/// ```
+pub struct SharedObject {
+    id: ObjectId,
+    mode: Mode,
+    base: u64,
+    size: u64,
+    max_size: u64,
+    prot: Prot,
+}
+
+impl fmt::Debug for SharedObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedObject({:?} at {:#x}, {} bytes, {:?})", self.id, self.base, self.size, self.prot)
+    }
+}
+
+impl SharedObject {
+    /// Creates an object named `name` (`size` bytes now, at most `max_size`,
+    /// both page-aligned; the first page is the header) and attaches the
+    /// caller read-write. The caller owns it; `client_prot` is the widest
+    /// rights a client may attach with in [`Mode::ClientServer`] (must be
+    /// [`Prot::ReadWrite`] in [`Mode::Peer`]). If the attach fails the object
+    /// is destroyed again.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// use libshm::protocol::{Mode, Prot};
+    /// let t = libshm::shm::SharedObject::create("t", Mode::ClientServer, 8192, 1 << 20, Prot::Read)?;
+    /// ```
+    pub fn create(
+        name: &str,
+        mode: Mode,
+        size: u64,
+        max_size: u64,
+        client_prot: Prot,
+    ) -> Result<SharedObject, Error> {
+        let name = Name::new(name)?;
+        let info = request_object(Request::Create { name, mode, size, max_size, client_prot })?;
+        SharedObject::attach(info, Prot::ReadWrite).inspect_err(|_| {
+            // Leave no object nobody is attached to; the attach error is
+            // the one to report.
+            let _ = request_done(Request::Destroy { object: info.id });
+        })
+    }
+
+    /// Finds the object named `name` and attaches the caller with `prot`.
+    /// The handle knows the object's address and current size;
+    /// [`SharedObject::root`] gives where its data structure starts.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let t = libshm::shm::SharedObject::open("t", libshm::protocol::Prot::ReadWrite)?;
+    /// ```
+    pub fn open(name: &str, prot: Prot) -> Result<SharedObject, Error> {
+        let info = request_object(Request::Open { name: Name::new(name)? })?;
+        SharedObject::attach(info, prot)
+    }
+
+    /// A handle on an object another process mapped into this one with
+    /// [`mmap_peer`] (this process is attached, but did not attach itself):
+    /// finds it by name and asks for its size and this process's rights.
+    /// [`Error::NotAttached`] if no mapping was made here. Only the ranges the
+    /// mapper chose (and the header page) are mapped; touching another page
+    /// of the object faults.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let t = libshm::shm::SharedObject::adopt("t")?;
+    /// ```
+    pub fn adopt(name: &str) -> Result<SharedObject, Error> {
+        let info = request_object(Request::Open { name: Name::new(name)? })?;
+        let stat = stat(info.id)?;
+        let prot = stat.rights.ok_or(Error::NotAttached)?;
+        Ok(SharedObject::known(stat.info, prot))
+    }
+
+    fn known(info: ObjectInfo, prot: Prot) -> SharedObject {
+        SharedObject {
+            id: info.id,
+            mode: info.mode,
+            base: info.base,
+            size: info.size,
+            max_size: info.max_size,
+            prot,
+        }
+    }
+
+    fn attach(info: ObjectInfo, prot: Prot) -> Result<SharedObject, Error> {
+        match request(Request::Attach { object: info.id, prot })? {
+            Reply::Attached { base, size, root: _ } if base == info.base => {
+                Ok(SharedObject { size, ..SharedObject::known(info, prot) })
+            }
+            _ => Err(UNEXPECTED_REPLY),
+        }
+    }
+
+    /// The object's id (the patent's `fd`).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let addr = libshm::shm::mmap_peer(target, 0, 4096, prot, flags, table.id(), 4096)?;
+    /// ```
+    pub fn id(&self) -> ObjectId {
+        self.id
+    }
+
+    /// Its address, the same in every attached process.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// assert!(libshm::layout::in_window(table.base(), table.size()));
+    /// ```
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Its size in bytes (the header page included) as this handle last
+    /// knew it: from the attach, this process's grows and shrinks, or
+    /// [`SharedObject::refresh`] / [`SharedObject::sync_size`].
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let pages = table.size() / libshm::layout::PAGE_SIZE;
+    /// ```
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The largest size it may grow to.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// assert!(table.size() <= table.max_size());
+    /// ```
+    pub fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
+    /// Peer or client-server.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// assert_eq!(table.mode(), libshm::protocol::Mode::Peer);
+    /// ```
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// This process's rights to it.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// if table.prot().writable() { table.store(4096, 1) }
+    /// ```
+    pub fn prot(&self) -> Prot {
+        self.prot
+    }
+
+    /// Asks the memory manager for the current size (`Stat`), remembers and
+    /// returns it.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let size = table.refresh()?;
+    /// ```
+    pub fn refresh(&mut self) -> Result<u64, Error> {
+        self.size = self.stat()?.info.size;
+        Ok(self.size)
+    }
+
+    /// The memory manager's description of the object (`Stat`): geometry,
+    /// root, how many are attached, this process's rights, the owner.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let owner = table.stat()?.owner;
+    /// ```
+    pub fn stat(&self) -> Result<ObjectStat, Error> {
+        stat(self.id)
+    }
+
+    /// Reads the current size from the header page, with no message at all
+    /// (the server writes it there once every attached process has the new
+    /// pages mapped), remembers and returns it.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs): a peer sees another's grow.
+    /// if table.sync_size() > old { let v = table.load(old); }
+    /// ```
+    pub fn sync_size(&mut self) -> u64 {
+        self.size = mapped::read(self.base + SIZE_OFFSET);
+        self.size
+    }
+
+    /// How many processes are attached now, from the header page (no
+    /// message).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// while table.attached_count() < 3 { sel4::yield_now() }
+    /// ```
+    pub fn attached_count(&self) -> u16 {
+        attached_in_word(mapped::read(self.base + COUNTS_WORD_OFFSET))
+    }
+
+    /// The whole header page, decoded (no message). The server may rewrite
+    /// it while it is being copied here, so a decode error or a mix of two
+    /// states is possible while the object changes: read again then.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// for a in table.header()?.attached() { /* a.task, a.alias, a.rights */ }
+    /// ```
+    pub fn header(&self) -> Result<Header, HeaderError> {
+        const WORDS: usize = HEADER_BYTES / size_of::<u64>();
+        let words: [u64; WORDS] = mapped::read(self.base);
+        let mut page = [0u8; HEADER_BYTES];
+        for (chunk, w) in page.chunks_exact_mut(size_of::<u64>()).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        Header::decode(&page)
+    }
+
+    /// Grows the object to `new_size` bytes (page-aligned); before this
+    /// returns, the new (zero-filled) pages are mapped into every attached
+    /// process. Returns the new size. In client-server mode only the owner
+    /// may ([`Error::NotOwner`]).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// table.grow(table.size() + 4096)?;
+    /// ```
+    pub fn grow(&mut self, new_size: u64) -> Result<u64, Error> {
+        self.size = request_size(Request::Grow { object: self.id, new_size })?;
+        Ok(self.size)
+    }
+
+    /// Shrinks the object to `new_size` bytes (page-aligned, at least the
+    /// header page); the cut pages leave every attached process at once.
+    /// Returns the new size. In client-server mode only the owner may.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// table.shrink(2 * 4096)?;
+    /// ```
+    pub fn shrink(&mut self, new_size: u64) -> Result<u64, Error> {
+        self.size = request_size(Request::Shrink { object: self.id, new_size })?;
+        Ok(self.size)
+    }
+
+    /// Records `offset` as where the object's data structure starts
+    /// (patent \[19\], \[49\]): every process that attaches later learns it.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// table.set_root(head.offset_in(&table).unwrap())?;
+    /// ```
+    pub fn set_root(&self, offset: u64) -> Result<(), Error> {
+        request_done(Request::SetRoot { object: self.id, offset })
+    }
+
+    /// The offset of the data structure's root (0 until someone sets it).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let head: SharedPtr<[u64; 2]> = SharedPtr::from_offset(&table, table.root()?);
+    /// ```
+    pub fn root(&self) -> Result<u64, Error> {
+        match request(Request::GetRoot { object: self.id })? {
+            Reply::Root { offset } => Ok(offset),
+            _ => Err(UNEXPECTED_REPLY),
+        }
+    }
+
+    /// The address of the word at `offset`, if it is 8-aligned and inside
+    /// the size this handle knows.
+    fn word_addr(&self, offset: u64) -> Result<u64, PoolError> {
+        check_word(offset, self.size)?;
+        Ok(self.base + offset)
+    }
+
+    /// The address of the word at `offset` for a store: as
+    /// [`SharedObject::word_addr`], and writable by this process.
+    fn writable_word_addr(&self, offset: u64) -> Result<u64, PoolError> {
+        if !self.prot.writable() || offset < PAGE_SIZE {
+            return Err(PoolError::ReadOnly);
+        }
+        self.word_addr(offset)
+    }
+
+    /// Reads the word at `offset` (volatile).
+    ///
+    /// # Panics
+    /// If `offset` is not 8-aligned or the word is not inside
+    /// [`SharedObject::size`]. A page another process removed faults.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let v = table.load(4096);
+    /// ```
+    pub fn load(&self, offset: u64) -> u64 {
+        match self.word_addr(offset) {
+            Ok(addr) => mapped::read(addr),
+            Err(e) => panic!("load at offset {offset:#x} of {self:?}: {e:?}"),
+        }
+    }
+
+    /// Writes the word at `offset` (volatile).
+    ///
+    /// # Panics
+    /// As [`SharedObject::load`], and for a store into the header page
+    /// (the server's alone) or an object this process may only read.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// table.store(4096, 42);
+    /// ```
+    pub fn store(&self, offset: u64, value: u64) {
+        match self.writable_word_addr(offset) {
+            Ok(addr) => mapped::write(addr, value),
+            Err(e) => panic!("store at offset {offset:#x} of {self:?}: {e:?}"),
+        }
+    }
+
+    /// [`SharedObject::load`], then an acquire fence: what the writer
+    /// stored before its [`SharedObject::store_release`] of this word is
+    /// visible after it.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// if table.load_acquire(FLAG) == READY { let v = table.load(DATA); }
+    /// ```
+    pub fn load_acquire(&self, offset: u64) -> u64 {
+        let value = self.load(offset);
+        fence(Ordering::Acquire);
+        value
+    }
+
+    /// A release fence, then [`SharedObject::store`]: publishes every store
+    /// before it to a peer that reads this word with
+    /// [`SharedObject::load_acquire`].
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// table.store(DATA, 7);
+    /// table.store_release(FLAG, READY);
+    /// ```
+    pub fn store_release(&self, offset: u64, value: u64) {
+        fence(Ordering::Release);
+        self.store(offset, value);
+    }
+
+    /// A typed pointer to `offset` in this object: [`SharedPtr::from_offset`].
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let counter = table.ptr::<u64>(4096);
+    /// ```
+    pub fn ptr<T>(&self, offset: u64) -> SharedPtr<T> {
+        SharedPtr::from_offset(self, offset)
+    }
+
+    /// Detaches this process: every page of the object leaves its address
+    /// space.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// table.detach()?;
+    /// ```
+    pub fn detach(self) -> Result<(), Error> {
+        request_done(Request::Detach { object: self.id })
+    }
+
+    /// Destroys the object (owner, or an attached peer in peer mode), which
+    /// no other process may be attached to ([`Error::ObjectBusy`]); this
+    /// process is detached first. Its memory goes back to the server.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// table.destroy()?;
+    /// ```
+    pub fn destroy(self) -> Result<(), Error> {
+        request_done(Request::Destroy { object: self.id })
+    }
+}
+
+/// The object as [`crate::pool`] memory, so a [`crate::pool::Pool`] lives
+/// in real shared memory and grows it by whole pools (patent \[12\]). Offsets
+/// are checked against the size this handle knows: if other processes grow
+/// the object too, call [`SharedObject::sync_size`] first.
+///
+/// ```ignore
+/// // On seL4 only (see the module docs).
+/// use libshm::pool::{Pool, SharedMemory};
+/// let pool = Pool::create(&mut table, 4096, 16, 4096)?;
+/// let node = pool.alloc(&mut table)?;
+/// table.store(node, 1);
+/// ```
+impl SharedMemory for SharedObject {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn load(&self, offset: u64) -> Result<u64, PoolError> {
+        self.word_addr(offset).map(mapped::read)
+    }
+
+    fn store(&mut self, offset: u64, value: u64) -> Result<(), PoolError> {
+        self.writable_word_addr(offset).map(|addr| mapped::write(addr, value))
+    }
+
+    fn grow(&mut self, new_size: u64) -> Result<(), PoolError> {
+        SharedObject::grow(self, new_size).map(|_| ()).map_err(PoolError::Grow)
+    }
+}
+
+/// A typed pointer into shared memory: an absolute address in the shared
+/// window. Since every attached process has an object at the same address,
+/// a `SharedPtr` stored inside the object is valid in every peer (patent
+/// \[12\]); it is itself [`Plain`], so it can be stored there.
+///
+/// Contract: [`SharedPtr::read`] and [`SharedPtr::write`] are safe because
+/// they can only reach the shared window, where no Rust object lives: each
+/// access checks that the whole `T` is inside the window and aligned (a
+/// panic otherwise, e.g. for the null pointer), and `T` must be [`Plain`] so
+/// that whatever another process stored is a valid `T`. They do not check
+/// that the page is mapped or writable: if not, the access faults and the
+/// supervisor ends the process. Accesses are volatile; nothing orders them
+/// against other processes' beyond program order (use
+/// [`SharedObject::store_release`] / [`SharedObject::load_acquire`] on a
+/// flag to publish).
+///
+/// ```ignore
+/// // On seL4 only (see the module docs).
+/// use libshm::shm::SharedPtr;
+/// let node: SharedPtr<[u64; 2]> = table.ptr(4096);
+/// node.write([42, SharedPtr::<[u64; 2]>::null().addr()]);
+/// assert_eq!(node.read()[0], 42);
+/// ```
+#[repr(transparent)]
+pub struct SharedPtr<T> {
+    addr: u64,
+    /// Says what it points to without owning one (and without making the
+    /// pointer's auto traits depend on `T`).
+    _points_to: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for SharedPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SharedPtr<T> {}
+
+impl<T> PartialEq for SharedPtr<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr == other.addr
+    }
+}
+
+impl<T> Eq for SharedPtr<T> {}
+
+impl<T> fmt::Debug for SharedPtr<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedPtr({:#x})", self.addr)
+    }
+}
+
+impl<T> SharedPtr<T> {
+    /// The null pointer (address 0, outside the window: an access panics).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// assert!(libshm::shm::SharedPtr::<u64>::null().is_null());
+    /// ```
+    pub const fn null() -> Self {
+        SharedPtr::from_addr(0)
+    }
+
+    /// Whether it is null.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// while !node.is_null() { node = SharedPtr::from_addr(node.read()[1]); }
+    /// ```
+    pub const fn is_null(self) -> bool {
+        self.addr == 0
+    }
+
+    /// The absolute address.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// assert_eq!(table.ptr::<u64>(4096).addr(), table.base() + 4096);
+    /// ```
+    pub const fn addr(self) -> u64 {
+        self.addr
+    }
+
+    /// A pointer to `addr` (checked at each access, not here).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let next = SharedPtr::<[u64; 2]>::from_addr(node.read()[1]);
+    /// ```
+    pub const fn from_addr(addr: u64) -> Self {
+        SharedPtr { addr, _points_to: PhantomData }
+    }
+
+    /// The pointer to `offset` in `object`.
+    ///
+    /// # Panics
+    /// If a `T` at `offset` would reach past the size `object` knows.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let head = SharedPtr::<[u64; 2]>::from_offset(&table, table.root()?);
+    /// ```
+    pub fn from_offset(object: &SharedObject, offset: u64) -> Self {
+        let fits = offset.checked_add(size_of::<T>() as u64).is_some_and(|end| end <= object.size);
+        assert!(fits, "SharedPtr at offset {offset:#x} past the end of {object:?}");
+        SharedPtr::from_addr(object.base + offset)
+    }
+
+    /// Its offset in `object`, if it points inside it.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// table.set_root(head.offset_in(&table).unwrap())?;
+    /// ```
+    pub fn offset_in(self, object: &SharedObject) -> Option<u64> {
+        self.addr.checked_sub(object.base).filter(|&o| o < object.size)
+    }
+
+    /// The same address as a pointer to a `U` (e.g. a field at the start).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let value: SharedPtr<u64> = node.cast();
+    /// ```
+    pub const fn cast<U>(self) -> SharedPtr<U> {
+        SharedPtr::from_addr(self.addr)
+    }
+
+    /// The address `bytes` further on (wrapping; checked at each access).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let next_field: SharedPtr<u64> = node.cast::<u64>().byte_add(8);
+    /// ```
+    pub const fn byte_add(self, bytes: u64) -> Self {
+        SharedPtr::from_addr(self.addr.wrapping_add(bytes))
+    }
+}
+
+impl<T: Plain> SharedPtr<T> {
+    /// Reads the `T` (volatile).
+    ///
+    /// # Panics
+    /// If the `T` is not wholly inside the shared window or misaligned (the
+    /// null pointer included).
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let [value, next] = node.read();
+    /// ```
+    pub fn read(self) -> T {
+        mapped::read(self.addr)
+    }
+
+    /// Writes `value` (volatile).
+    ///
+    /// # Panics
+    /// As [`SharedPtr::read`]. A page mapped read-only faults.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// node.write([42, 0]);
+    /// ```
+    pub fn write(self, value: T) {
+        mapped::write(self.addr, value)
+    }
+}
