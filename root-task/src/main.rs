@@ -14,6 +14,8 @@ mod process;
 mod processes;
 mod rt;
 #[cfg(feature = "suite")]
+mod shm_tests;
+#[cfg(feature = "suite")]
 mod smoke;
 #[cfg(feature = "suite")]
 mod suite;
@@ -42,7 +44,8 @@ extern "C" fn main(bootinfo: *const BootInfo) -> ! {
         let mut env = suite::Env { objs, sup };
         let (p1, f1) = suite::run(&mut env, &smoke::TESTS);
         let (p2, f2) = suite::run(&mut env, &processes::TESTS);
-        let (passed, failed) = (p1 + p2, f1 + f2);
+        let (p3, f3) = suite::run(&mut env, &shm_tests::TESTS);
+        let (passed, failed) = (p1 + p2 + p3, f1 + f2 + f3);
         debug_println!("{passed} passed, {failed} failed");
         rt::exit(if failed == 0 { 0 } else { 1 })
     }

@@ -18,11 +18,13 @@ pub const TESTS: [Test; 6] = [
     ("the memory manager knows each process it serves", memory_manager_knows),
 ];
 
-const TEST_PROGRAM: &str = "testapp";
+/// The program every on-target test spawns.
+pub const TEST_PROGRAM: &str = "testapp";
 /// Most events any test waits for before it gives up.
-const MAX_EVENTS: usize = 512;
+pub const MAX_EVENTS: usize = 512;
 
-fn spawned(r: Result<TaskId, SpawnError>) -> Result<TaskId, Failure> {
+/// A spawn's result as a check's failure.
+pub fn spawned(r: Result<TaskId, SpawnError>) -> Result<TaskId, Failure> {
     r.map_err(|e| match e {
         SpawnError::Kernel(err) => Failure { what: "spawn", error: Some(err) },
         SpawnError::BadImage => fail("spawn: bad image"),
@@ -31,7 +33,7 @@ fn spawned(r: Result<TaskId, SpawnError>) -> Result<TaskId, Failure> {
 }
 
 /// Wait for the next event that is not a handled ping.
-fn next(env: &mut Env) -> Event {
+pub fn next(env: &mut Env) -> Event {
     loop {
         match env.sup.next_event(&mut env.objs) {
             Event::Handled => continue,

@@ -1,9 +1,12 @@
 //! A process for the supervisor's on-target tests. `ProcessInfo::arg`
 //! selects what it does (`runtime::testapp`); it reports `PASS` or 0
-//! through the supervisor before it exits, or it faults on purpose.
+//! through the supervisor before it exits, or it faults on purpose. The
+//! shared-memory behaviours are in [`shm`].
 
 #![no_std]
 #![no_main]
+
+mod shm;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use libshm::client;
@@ -29,7 +32,14 @@ fn verdict(ok: bool) -> u64 {
 
 fn main(info: &ProcessInfo) -> i32 {
     let me = (info.pid as u64, info.generation as u64);
-    match info.arg {
+    if let Some(outcome) = shm::run(info) {
+        if let Err(what) = outcome {
+            sel4::debug_println!("testapp pid {} ({}): failed: {what}", info.pid, info.name());
+        }
+        supervisor::report(verdict(outcome.is_ok()));
+        return 0;
+    }
+    match behaviour(info.arg) {
         PING => supervisor::report(verdict(supervisor::ping() == Ok(me))),
         CRASH => {
             supervisor::report(verdict(supervisor::ping() == Ok(me)));
