@@ -14,7 +14,7 @@ IMAGES := target/images
 CARGO_TARGET = cargo build --release --target $(call TRIPLE,$(1))
 
 # The programs the root task embeds and spawns: the memory manager and the apps.
-APPS := testapp
+APPS := testapp spreadsheet
 PROGRAMS := vmm-server $(APPS)
 # Crates that only build for the bare-metal targets (vmm-server's logic is
 # a library with host tests; its binary builds on both).
@@ -52,7 +52,7 @@ test-host: kernels
 lint: kernels
 	cargo fmt --all -- --check
 	cargo clippy --workspace $(addprefix --exclude ,$(TARGET_ONLY)) --all-targets -- -D warnings
-	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p sel4 -p runtime $(addprefix -p ,$(PROGRAMS) root-task) --all-features -- -D warnings &&) true
+	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p sel4 -p libshm -p runtime $(addprefix -p ,$(PROGRAMS) root-task) --all-features -- -D warnings &&) true
 
 $(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernels
 	$(call image,$*,suite,suite)

@@ -1,37 +1,47 @@
-//! The demo `make run` boots: the supervisor starts a few processes from
-//! their ELF images, each calls back, and one crashes and is restarted.
+//! The demo `make run` boots: the patent's spreadsheet. The supervisor
+//! starts the memory manager and the owner of a shared table of linked
+//! rows; as the owner's table grows, viewers start, each at a different
+//! time, and walk the table through the stored pointers. The owner's
+//! progress reports come to the supervisor only; nothing tells a viewer
+//! that the table grew.
 
 use crate::objects::Objects;
 use crate::supervisor::{Event, Supervisor};
-use runtime::testapp;
+use runtime::spreadsheet::{OWNER, REPORT_EVERY, VIEWER};
 use sel4::debug_println;
 
-/// The processes of the demo: (name, behaviour, restarts allowed).
-const CAST: [(&str, u64, u32); 3] =
-    [("spreadsheet", testapp::PING, 0), ("viewer", testapp::PING, 0), ("crasher", testapp::CRASH, 1)];
-
+const PROGRAM: &str = "spreadsheet";
+/// Viewers, and how many rows the table has when each starts.
+const VIEWERS: [(&str, u64); 2] = [("viewer-1", REPORT_EVERY), ("viewer-2", 3 * REPORT_EVERY)];
 /// Most events the demo handles before it stops.
-const MAX_EVENTS: usize = 64;
+const MAX_EVENTS: usize = 256;
 
 /// Run the demo until every process has exited.
 pub fn run(objs: &mut Objects, sup: &mut Supervisor) {
-    for (name, behaviour, restarts) in CAST {
-        if let Err(e) = sup.spawn(objs, "testapp", name, behaviour, restarts) {
-            debug_println!("demo: cannot start {name}: {e:?}");
+    let owner = match sup.spawn(objs, PROGRAM, "spreadsheet", OWNER, 0) {
+        Ok(task) => task,
+        Err(e) => {
+            debug_println!("demo: cannot start the spreadsheet: {e:?}");
+            return;
         }
-    }
+    };
     for _ in 0..MAX_EVENTS {
         if sup.live() == 0 {
             break;
         }
         match sup.next_event(objs) {
-            Event::Report { task, value } => {
-                debug_println!("pid {} generation {} checked in ({value})", task.pid(), task.generation())
+            Event::Report { task, value: rows } if task == owner => {
+                debug_println!("supervisor: the spreadsheet has {rows} rows");
+                for (name, _) in VIEWERS.iter().filter(|(_, at)| *at == rows) {
+                    if let Err(e) = sup.spawn(objs, PROGRAM, name, VIEWER, 0) {
+                        debug_println!("demo: cannot start {name}: {e:?}");
+                    }
+                }
             }
-            Event::Exited { task, code } => debug_println!("pid {} exited with {code}", task.pid()),
-            Event::Faulted { restarted: Some(t), .. } => {
-                debug_println!("pid {} restarted as generation {}", t.pid(), t.generation())
+            Event::Exited { task, code } => {
+                debug_println!("supervisor: pid {} exited with {code}", task.pid())
             }
+            Event::Faulted { task, .. } => debug_println!("supervisor: pid {} faulted", task.pid()),
             _ => {}
         }
     }

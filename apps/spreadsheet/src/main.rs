@@ -1,0 +1,179 @@
+//! The patent's "spreadsheet" (Fig. 2): the owner keeps a table of linked
+//! rows in a shared object and keeps adding rows, growing the object by a
+//! whole pool whenever its pool allocator runs out. Viewers, started at
+//! different times, walk the rows through the pointers stored in the rows
+//! themselves and print running totals. Nothing tells a viewer the table
+//! grew: the memory manager maps every new pool into every attached process
+//! before the owner's grow returns, and each row's `next` pointer is a plain
+//! address that is the same in every process.
+
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{fence, Ordering};
+use libshm::layout::PAGE_SIZE;
+use libshm::pool::{Pool, CONTROL_BYTES};
+use libshm::protocol::{Mode, Prot};
+use libshm::shm::SharedObject;
+use runtime::spreadsheet::{OWNER, REPORT_EVERY, ROWS, TABLE_NAME, VIEWER};
+use runtime::{supervisor, ProcessInfo};
+use sel4::debug_println;
+
+runtime::entry!(main);
+
+const WORD: u64 = 8;
+/// The pool's control block: the first data page (page 0 is the header).
+const POOL_CONTROL: u64 = PAGE_SIZE;
+/// The table's own fields, after the pool's control block; the root offset
+/// published to every viewer points here.
+const TABLE: u64 = POOL_CONTROL + CONTROL_BYTES;
+const TABLE_HEAD: u64 = TABLE;
+const TABLE_TAIL: u64 = TABLE + WORD;
+const TABLE_ROWS: u64 = TABLE + 2 * WORD;
+const TABLE_DONE: u64 = TABLE + 3 * WORD;
+/// A row: the next row's address (0 at the end), its number, its value.
+const ROW_NEXT: u64 = 0;
+const ROW_ID: u64 = WORD;
+const ROW_VALUE: u64 = 2 * WORD;
+const ROW_BYTES: u64 = 4 * WORD;
+/// Each pool is one page: 127 rows, so the table spans many pools.
+const POOL_BYTES: u64 = PAGE_SIZE;
+/// Header page plus the page with the control block and the table.
+const INITIAL_SIZE: u64 = 2 * PAGE_SIZE;
+const MAX_SIZE: u64 = 1 << 20;
+/// The owner yields every this many rows so viewers run in between.
+const YIELD_EVERY: u64 = 10;
+/// A viewer prints a total after every this many walks.
+const PRINT_EVERY: u64 = 25;
+/// Walks a viewer makes at most before it gives up waiting for the end.
+const MAX_WALKS: u64 = 5_000;
+
+/// Exit codes.
+const EXIT_OK: i32 = 0;
+const EXIT_SHM: i32 = 2;
+const EXIT_INCONSISTENT: i32 = 3;
+
+fn main(info: &ProcessInfo) -> i32 {
+    match info.arg {
+        OWNER => owner(info),
+        VIEWER => viewer(info),
+        _ => EXIT_SHM,
+    }
+}
+
+/// A row's value: anything the viewers can check the sum of.
+fn value_of(id: u64) -> u64 {
+    id * 3 + 1
+}
+
+fn owner(info: &ProcessInfo) -> i32 {
+    let Ok(mut table) =
+        SharedObject::create(TABLE_NAME, Mode::ClientServer, INITIAL_SIZE, MAX_SIZE, Prot::Read)
+    else {
+        return EXIT_SHM;
+    };
+    let Ok(pool) = Pool::create(&mut table, POOL_CONTROL, ROW_BYTES, POOL_BYTES) else {
+        return EXIT_SHM;
+    };
+    if table.set_root(TABLE).is_err() {
+        return EXIT_SHM;
+    }
+    debug_println!(
+        "{} (pid {}): table at {:#x}, {} bytes",
+        info.name(),
+        info.pid,
+        table.base(),
+        table.size()
+    );
+    let base = table.base();
+    let mut size = table.size();
+    for id in 1..=ROWS {
+        let Ok(row) = pool.alloc(&mut table) else {
+            return EXIT_SHM;
+        };
+        if table.size() != size {
+            size = table.size();
+            debug_println!("{}: grew the table to {size} bytes at row {id}", info.name());
+        }
+        table.store(row + ROW_NEXT, 0);
+        table.store(row + ROW_ID, id);
+        table.store(row + ROW_VALUE, value_of(id));
+        // The row is complete before anyone can reach it.
+        fence(Ordering::SeqCst);
+        let addr = base + row;
+        match table.load(TABLE_TAIL) {
+            0 => table.store(TABLE_HEAD, addr),
+            tail => table.store(tail - base + ROW_NEXT, addr),
+        }
+        table.store(TABLE_TAIL, addr);
+        table.store(TABLE_ROWS, id);
+        if id % REPORT_EVERY == 0 {
+            supervisor::report(id);
+        }
+        if id % YIELD_EVERY == 0 {
+            sel4::yield_now();
+        }
+    }
+    table.store_release(TABLE_DONE, 1);
+    debug_println!("{}: all {ROWS} rows written, {} bytes", info.name(), table.size());
+    // Stay attached until the viewers are done: a detach would not take the
+    // table away from them, but the demo reads better in this order.
+    for _ in 0..MAX_WALKS {
+        sel4::yield_now();
+    }
+    EXIT_OK
+}
+
+/// Walk the rows from the head; (rows, sum of values, all values right).
+fn walk(table: &SharedObject) -> (u64, u64, bool) {
+    let base = table.base();
+    let (mut rows, mut sum, mut ok) = (0, 0, true);
+    let mut at = table.load(TABLE_HEAD);
+    while at != 0 && rows < ROWS {
+        fence(Ordering::Acquire);
+        let id = table.load(at - base + ROW_ID);
+        let value = table.load(at - base + ROW_VALUE);
+        ok &= value == value_of(id) && id == rows + 1;
+        rows += 1;
+        sum += value;
+        at = table.load(at - base + ROW_NEXT);
+    }
+    (rows, sum, ok)
+}
+
+fn viewer(info: &ProcessInfo) -> i32 {
+    let Ok(mut table) = SharedObject::open(TABLE_NAME, Prot::Read) else {
+        return EXIT_SHM;
+    };
+    // The root pointer came with the attach (patent [19]): where the table is.
+    match table.root() {
+        Ok(TABLE) => {}
+        _ => return EXIT_SHM,
+    }
+    let mut last = (0, 0, true);
+    for walk_no in 0..MAX_WALKS {
+        // The size as the memory manager last wrote it in the header page:
+        // new pools are already mapped here, nobody had to say so.
+        table.sync_size();
+        let done = table.load_acquire(TABLE_DONE) == 1;
+        let (rows, sum, ok) = walk(&table);
+        if !ok {
+            debug_println!("{} (pid {}): rows out of order at {rows}", info.name(), info.pid);
+            return EXIT_INCONSISTENT;
+        }
+        if walk_no % PRINT_EVERY == 0 || (done && rows == ROWS) {
+            debug_println!("{} (pid {}): {rows} rows, running total {sum}", info.name(), info.pid);
+        }
+        last = (rows, sum, ok);
+        if done && rows == ROWS {
+            break;
+        }
+        sel4::yield_now();
+    }
+    let expected: u64 = (1..=ROWS).map(value_of).sum();
+    if last.0 == ROWS && last.1 == expected {
+        EXIT_OK
+    } else {
+        EXIT_INCONSISTENT
+    }
+}
