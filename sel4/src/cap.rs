@@ -138,32 +138,24 @@ pub trait TranslationTable: FixedSizeObject {
     fn unmap_raw(cptr: CPtr) -> Result<()>;
 }
 
-impl TranslationTable for PageTable {
-    const SPAN_BITS: usize = crate::LARGE_PAGE_BITS;
-    fn map_raw(cptr: CPtr, vspace: CPtr, vaddr: usize) -> Result<()> {
-        arch::page_table_map(cptr, vspace, vaddr)
-    }
-    fn unmap_raw(cptr: CPtr) -> Result<()> {
-        arch::page_table_unmap(cptr)
-    }
+macro_rules! translation_tables {
+    ($($ty:ty: span $span:expr, $map:ident, $unmap:ident;)*) => {
+        $( impl TranslationTable for $ty {
+            const SPAN_BITS: usize = $span;
+            fn map_raw(cptr: CPtr, vspace: CPtr, vaddr: usize) -> Result<()> {
+                arch::$map(cptr, vspace, vaddr)
+            }
+            fn unmap_raw(cptr: CPtr) -> Result<()> {
+                arch::$unmap(cptr)
+            }
+        } )*
+    };
 }
-impl TranslationTable for PageDirectory {
-    const SPAN_BITS: usize = crate::HUGE_PAGE_BITS;
-    fn map_raw(cptr: CPtr, vspace: CPtr, vaddr: usize) -> Result<()> {
-        arch::page_directory_map(cptr, vspace, vaddr)
-    }
-    fn unmap_raw(cptr: CPtr) -> Result<()> {
-        arch::page_directory_unmap(cptr)
-    }
-}
-impl TranslationTable for PageUpperDirectory {
-    const SPAN_BITS: usize = crate::HUGE_PAGE_BITS + arch::INDEX_BITS;
-    fn map_raw(cptr: CPtr, vspace: CPtr, vaddr: usize) -> Result<()> {
-        arch::page_upper_directory_map(cptr, vspace, vaddr)
-    }
-    fn unmap_raw(cptr: CPtr) -> Result<()> {
-        arch::page_upper_directory_unmap(cptr)
-    }
+
+translation_tables! {
+    PageTable: span crate::LARGE_PAGE_BITS, page_table_map, page_table_unmap;
+    PageDirectory: span crate::HUGE_PAGE_BITS, page_directory_map, page_directory_unmap;
+    PageUpperDirectory: span crate::HUGE_PAGE_BITS + arch::INDEX_BITS, page_upper_directory_map, page_upper_directory_unmap;
 }
 
 impl Cap<Untyped> {
