@@ -217,3 +217,43 @@ pub const SEEN: u64 = 0x7365_656e;
 pub const CS_SIZE: u64 = 2 * PAGE;
 /// The value its owner writes at [`PATTERN_FROM`].
 pub const CS_VALUE: u64 = 0x6373_0000_0000_0001;
+
+// Hostile-client behaviours (issue 5). A canary owner keeps an object with
+// known contents; a hostile client, never attached to it during the attack,
+// sends every malformed request it can and checks each gets its error.
+
+/// Create [`CANARY_OBJECT`] (client-server, clients read-only), fill
+/// `[CANARY_DATA_FROM, CANARY_SIZE)` with [`canary_word`], set the root to
+/// [`CANARY_ROOT`], report `READY`; ask the server for the object's state
+/// while waiting (it must keep answering) until the hostile client attaches
+/// (its "done"); check the contents, grow once and ping the supervisor (both
+/// still serve), raise [`RELEASE_FLAG`], wait until it left, check, destroy.
+pub const HOSTILE_CANARY: u64 = 20;
+/// Send every malformed request of the issue and [`GARBAGE_MESSAGES`]
+/// random undecodable ones to the memory manager, each of which must get
+/// exactly its error; then attach to [`CANARY_OBJECT`] read-only, check its
+/// contents, wait for [`RELEASE_FLAG`], detach. Reports how many hostile
+/// requests were refused as expected, or 0 at the first that was not.
+pub const HOSTILE: u64 = 21;
+
+/// The canary owner's process name (and memory manager alias).
+pub const CANARY_PROCESS: &str = "hostile-canary";
+/// See [`HOSTILE_CANARY`].
+pub const CANARY_OBJECT: &str = "hostile-canary-object";
+/// The hostile client's own object, where its range attacks aim.
+pub const HOSTILE_OBJECT: &str = "hostile-own";
+/// Size of [`CANARY_OBJECT`]: the header and two data pages.
+pub const CANARY_SIZE: u64 = 3 * PAGE;
+/// Its largest size (room for the owner's grow after the attack).
+pub const CANARY_MAX: u64 = 8 * PAGE;
+/// First word of its checked contents (the flags before it change).
+pub const CANARY_DATA_FROM: u64 = PATTERN_FROM;
+/// Its root offset, which no hostile request may change.
+pub const CANARY_ROOT: u64 = CANARY_DATA_FROM;
+/// Random undecodable messages the hostile client sends.
+pub const GARBAGE_MESSAGES: u64 = 64;
+
+/// The canary's word at `offset`.
+pub const fn canary_word(offset: u64) -> u64 {
+    0x6361_6e61_0000_0000 | offset
+}

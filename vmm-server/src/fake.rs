@@ -77,6 +77,9 @@ enum Kind {
     VSpace,
     /// A structure the root task made (not paid from the server's pool).
     Foreign(TableLevel),
+    /// Any other object a process holds (an endpoint, a TCB, a CNode),
+    /// which a hostile message may carry where a VSpace belongs.
+    Other,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -300,6 +303,31 @@ impl FakeKernel {
         cap
     }
 
+    /// A cap to an object that is neither a frame, a paging structure nor a
+    /// VSpace (an endpoint or a TCB, say), as a process could send one in a
+    /// message; its holder keeps the object when the cap goes.
+    ///
+    /// ```
+    /// let mut k = vmm_server::fake::FakeKernel::new(0);
+    /// let c = k.new_other_cap();
+    /// assert!(!k.is_vspace(c));
+    /// ```
+    pub fn new_other_cap(&mut self) -> FakeCap {
+        let obj = self.new_obj(Kind::Other);
+        self.new_cap(CapRec { obj, parent: None, mapped: None })
+    }
+
+    /// Whether `cap` is a VSpace cap (live or not).
+    ///
+    /// ```
+    /// let mut k = vmm_server::fake::FakeKernel::new(0);
+    /// let vs = k.new_vspace();
+    /// assert!(k.is_vspace(vs));
+    /// ```
+    pub fn is_vspace(&self, cap: FakeCap) -> bool {
+        self.vspaces.contains_key(&cap)
+    }
+
     /// The object a cap names.
     ///
     /// ```
@@ -501,7 +529,7 @@ impl FakeKernel {
         let obj = &self.objs[&rec.obj];
         match obj.kind {
             // The process's own thread still holds its VSpace.
-            Kind::VSpace | Kind::Foreign(_) => return,
+            Kind::VSpace | Kind::Foreign(_) | Kind::Other => return,
             Kind::Table(level) => {
                 if let Some((vs, va)) = obj.mapped_at {
                     let space = self.spaces.get_mut(&vs).expect("space");
@@ -521,7 +549,7 @@ impl FakeKernel {
         self.free += match kind {
             Kind::Frame(s) => ObjectKind::Frame(s).bytes(),
             Kind::Table(l) => ObjectKind::Table(l).bytes(),
-            Kind::VSpace | Kind::Foreign(_) => 0,
+            Kind::VSpace | Kind::Foreign(_) | Kind::Other => 0,
         };
     }
 }

@@ -6,6 +6,7 @@
 #![no_std]
 #![no_main]
 
+mod hostile;
 mod shm;
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,10 @@ fn verdict(ok: bool) -> u64 {
 
 fn main(info: &ProcessInfo) -> i32 {
     let me = (info.pid as u64, info.generation as u64);
+    if let Some(value) = hostile::run(info) {
+        supervisor::report(value);
+        return 0;
+    }
     if let Some(outcome) = shm::run(info) {
         if let Err(what) = outcome {
             sel4::debug_println!("testapp pid {} ({}): failed: {what}", info.pid, info.name());

@@ -50,7 +50,7 @@ pub fn run(info: &ProcessInfo) -> Option<Outcome> {
     })
 }
 
-fn check(ok: bool, what: &'static str) -> Outcome {
+pub(crate) fn check(ok: bool, what: &'static str) -> Outcome {
     if ok {
         Ok(())
     } else {
@@ -59,7 +59,7 @@ fn check(ok: bool, what: &'static str) -> Outcome {
 }
 
 /// The value of a request that must succeed; its error is printed.
-fn expect<T>(r: Result<T, Error>, what: &'static str) -> Result<T, &'static str> {
+pub(crate) fn expect<T>(r: Result<T, Error>, what: &'static str) -> Result<T, &'static str> {
     r.map_err(|e| {
         debug_println!("testapp: {what}: {e}");
         what
@@ -74,7 +74,7 @@ fn expect_pool<T>(r: Result<T, PoolError>, what: &'static str) -> Result<T, &'st
 }
 
 /// A request that must be refused with exactly `error`.
-fn refused<T>(r: Result<T, Error>, error: Error, what: &'static str) -> Outcome {
+pub(crate) fn refused<T>(r: Result<T, Error>, error: Error, what: &'static str) -> Outcome {
     match r {
         Err(e) if e == error => Ok(()),
         Err(e) => {
@@ -86,7 +86,7 @@ fn refused<T>(r: Result<T, Error>, error: Error, what: &'static str) -> Outcome 
 }
 
 /// Yields until `ready()` holds, at most [`POLL_LIMIT`] times.
-fn poll(mut ready: impl FnMut() -> bool) -> bool {
+pub(crate) fn poll(mut ready: impl FnMut() -> bool) -> bool {
     for _ in 0..POLL_LIMIT {
         if ready() {
             return true;
@@ -97,12 +97,12 @@ fn poll(mut ready: impl FnMut() -> bool) -> bool {
 }
 
 /// Waits until the header says `n` processes are attached.
-fn wait_attached(obj: &SharedObject, n: u16, what: &'static str) -> Outcome {
+pub(crate) fn wait_attached(obj: &SharedObject, n: u16, what: &'static str) -> Outcome {
     check(poll(|| obj.attached_count() == n), what)
 }
 
 /// Waits for the owner's [`RELEASE_FLAG`].
-fn wait_released(obj: &SharedObject) -> Outcome {
+pub(crate) fn wait_released(obj: &SharedObject) -> Outcome {
     check(poll(|| obj.load_acquire(RELEASE_FLAG) == RELEASED), "the owner releases us")
 }
 
@@ -116,7 +116,7 @@ fn release_when_attached(obj: &SharedObject, n: u16) -> Outcome {
 /// An owner's last steps whatever happened before: wait until it is alone,
 /// run `last` on what the others left, destroy the object (so no later test
 /// meets it).
-fn finish(
+pub(crate) fn finish(
     mut obj: SharedObject,
     outcome: Outcome,
     last: impl FnOnce(&mut SharedObject) -> Outcome,
@@ -128,7 +128,7 @@ fn finish(
 }
 
 /// A peer's last step whatever happened before: detach.
-fn leave(obj: SharedObject, outcome: Outcome) -> Outcome {
+pub(crate) fn leave(obj: SharedObject, outcome: Outcome) -> Outcome {
     let detached = expect(obj.detach(), "detach");
     outcome.and(detached)
 }

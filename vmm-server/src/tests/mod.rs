@@ -1,5 +1,6 @@
 //! Host tests of the server over the fake kernel.
 
+mod fuzz;
 mod prop;
 mod unit;
 
