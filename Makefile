@@ -3,6 +3,8 @@
 #   make run  [ARCH=x86_64|aarch64]   boot the demo image under QEMU
 #   make test                         every test: host tests, lint, and the
 #                                     on-target suites on both arches
+#   make bench [ARCH=x86_64|aarch64]  the benchmark under -icount shift=0,
+#                                     results in target/bench/ARCH/
 #
 # Kernel build and QEMU driving live in qemu.mk; everything built goes
 # under target/.
@@ -14,7 +16,7 @@ IMAGES := target/images
 CARGO_TARGET = cargo build --release --target $(call TRIPLE,$(1))
 
 # The programs the root task embeds and spawns: the memory manager and the apps.
-APPS := testapp spreadsheet
+APPS := testapp spreadsheet bench
 PROGRAMS := vmm-server $(APPS)
 # Crates that only build for the bare-metal targets (vmm-server's logic is
 # a library with host tests; its binary builds on both).
@@ -35,7 +37,7 @@ define image
 	cp target/$(call TRIPLE,$(1))/release/root-task $(IMAGES)/$(1)/$(2).elf
 endef
 
-.PHONY: run test test-host lint test-target-x86_64 test-target-aarch64
+.PHONY: run test test-host lint test-target-x86_64 test-target-aarch64 bench
 
 run: kernel
 	$(call image,$(ARCH),demo,)
@@ -53,7 +55,25 @@ lint: kernels
 	cargo fmt --all -- --check
 	cargo clippy --workspace $(addprefix --exclude ,$(TARGET_ONLY)) --all-targets -- -D warnings
 	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p sel4 -p libshm -p runtime $(addprefix -p ,$(PROGRAMS) root-task) --all-features -- -D warnings &&) true
+	# The benchmark's root task (with both features the suite is built instead).
+	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p root-task --features bench -- -D warnings &&) true
 
 $(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernels
 	$(call image,$*,suite,suite)
 	$(call qemu-simulate,$(IMAGES)/$*/suite.elf,$*)
+
+# The benchmark: one bounded boot under -icount shift=0 (guest time counts
+# instructions, so the same image gives the same figures), its log kept,
+# then the tables, chart and target ratios from tools/bench-report.
+BENCH_DIR = target/bench/$(ARCH)
+# Seconds before the benchmark boot is killed (it takes a few minutes).
+BENCH_TIMEOUT ?= 900
+
+bench: kernel
+	$(call image,$(ARCH),bench,bench)
+	mkdir -p $(BENCH_DIR)
+	# The log streams as it comes; the run's own status decides.
+	{ $(SIMULATE) --arch $(ARCH) --image $(IMAGES)/$(ARCH)/bench.elf --timeout $(BENCH_TIMEOUT) --icount; \
+	  echo $$? > $(BENCH_DIR)/status; } | tee $(BENCH_DIR)/bench.log
+	test "$$(cat $(BENCH_DIR)/status)" = 0
+	cargo run --release -q -p bench-report -- $(BENCH_DIR)/bench.log $(BENCH_DIR)

@@ -6,7 +6,8 @@ use core::arch::{asm, global_asm};
 // Entry from QEMU's `-kernel` (MMU off). QEMU starts at EL1, or at EL2 with
 // `-machine virtualization=on`; seL4 5.0 without hypervisor support runs at
 // EL1, so from EL2 configure EL1 as AArch64 with no traps and `eret` to it.
-// Then: FP/SIMD on (Rust code may use those registers), vectors, stack, bss.
+// Then: FP/SIMD on (Rust code may use those registers), the virtual counter
+// readable from EL0, vectors, stack, bss.
 // x0 = the exception level we were entered at, for loader_main's report.
 global_asm!(
     r#"
@@ -41,6 +42,8 @@ _start:
     eret
 2:  mov     x9, #(3 << 20)          // CPACR_EL1.FPEN
     msr     cpacr_el1, x9
+    mov     x9, #2                  // CNTKCTL_EL1.EL0VCTEN: EL0 may read the virtual
+    msr     cntkctl_el1, x9         // counter (benchmarks); the kernel never changes it
     adr     x9, loader_vectors
     msr     vbar_el1, x9
     isb

@@ -1,13 +1,17 @@
 //! The root task: the first user process seL4 starts. It owns all untyped
 //! memory, reports what the kernel handed it, and spawns and supervises the
 //! other processes; built with the `suite` feature it runs the on-target
-//! test suites instead of the demo.
+//! test suites instead of the demo, with `bench` the benchmark.
 
 #![no_std]
 #![no_main]
 
-#[cfg(not(feature = "suite"))]
+#[cfg(all(feature = "bench", not(feature = "suite")))]
+mod bench;
+#[cfg(not(any(feature = "suite", feature = "bench")))]
 mod demo;
+#[cfg(feature = "suite")]
+mod hostile_tests;
 mod objects;
 mod process;
 #[cfg(feature = "suite")]
@@ -20,6 +24,7 @@ mod smoke;
 #[cfg(feature = "suite")]
 mod suite;
 mod supervisor;
+#[cfg(feature = "suite")]
 mod thread;
 
 use sel4::{debug_println, BootInfo};
@@ -45,11 +50,18 @@ extern "C" fn main(bootinfo: *const BootInfo) -> ! {
         let (p1, f1) = suite::run(&mut env, &smoke::TESTS);
         let (p2, f2) = suite::run(&mut env, &processes::TESTS);
         let (p3, f3) = suite::run(&mut env, &shm_tests::TESTS);
-        let (passed, failed) = (p1 + p2 + p3, f1 + f2 + f3);
+        let (p4, f4) = suite::run(&mut env, &hostile_tests::TESTS);
+        let (passed, failed) = (p1 + p2 + p3 + p4, f1 + f2 + f3 + f4);
         debug_println!("{passed} passed, {failed} failed");
         rt::exit(if failed == 0 { 0 } else { 1 })
     }
-    #[cfg(not(feature = "suite"))]
+    // `make bench`; with both features (lint builds) the suite wins.
+    #[cfg(all(feature = "bench", not(feature = "suite")))]
+    {
+        let mut sup = sup;
+        rt::exit(bench::run(&mut objs, &mut sup))
+    }
+    #[cfg(not(any(feature = "suite", feature = "bench")))]
     {
         let mut sup = sup;
         demo::run(&mut objs, &mut sup);

@@ -15,10 +15,12 @@ use sel4::{CPtr, Cap, CapRights, Error, FixedSizeObject, ObjectType, TcbConfig};
 
 /// log2 bytes of one process's arena.
 pub const ARENA_BITS: usize = 20;
-/// How many processes can live at once.
-pub const ARENAS: usize = 48;
-/// log2 bytes of the arena of the memory manager, whose CNode is large.
-pub const LARGE_ARENA_BITS: usize = 22;
+/// How many processes can live at once. The benchmark runs 64 peers, an
+/// owner and the memory manager.
+pub const ARENAS: usize = if cfg!(feature = "bench") { 72 } else { 48 };
+/// log2 bytes of the arena of the memory manager, whose CNode is large
+/// (the benchmark's CNode takes 4 MiB of it).
+pub const LARGE_ARENA_BITS: usize = if cfg!(feature = "bench") { 23 } else { 22 };
 /// log2 of the slots of an app's CNode.
 pub const APP_CNODE_BITS: usize = 10;
 /// Root-CNode slots each arena reserves: the process's CNode, VSpace and
@@ -117,11 +119,15 @@ pub struct ProcessCaps {
     pub arena: usize,
     /// Its VSpace root (the memory manager gets a copy when it registers).
     pub vspace: Cap<VSpace>,
+    /// Its CNode (the benchmark's supervisor puts more caps in it).
+    #[cfg_attr(not(all(feature = "bench", not(feature = "suite"))), allow(dead_code))]
+    pub cnode: Cap<CNode>,
 }
 
 impl ProcessCaps {
     /// Before the process exists.
-    pub const NONE: ProcessCaps = ProcessCaps { arena: 0, vspace: Cap::from_cptr(0) };
+    pub const NONE: ProcessCaps =
+        ProcessCaps { arena: 0, vspace: Cap::from_cptr(0), cnode: Cap::from_cptr(0) };
 }
 
 /// What the memory manager is given besides what every process gets.
@@ -371,7 +377,7 @@ fn build(
     b.park(ipc.cptr())?;
     let regs = sel4::thread_context(elf.ehdr.e_entry as usize, STACK_TOP as usize, PROCESS_INFO, IPC_BUFFER);
     tcb.write_registers(true, &regs)?;
-    Ok(ProcessCaps { arena, vspace })
+    Ok(ProcessCaps { arena, vspace, cnode })
 }
 
 fn process_info(spec: &Spawn) -> ProcessInfo {

@@ -20,7 +20,9 @@ impl<const N: usize> Stack<N> {
         Stack(UnsafeCell::new([0; N]))
     }
 
-    /// The initial stack pointer: the top of the stack.
+    /// The initial stack pointer: the top of the stack (extra threads of
+    /// the suite).
+    #[cfg(feature = "suite")]
     pub fn top(&self) -> usize {
         self.0.get() as usize + N
     }

@@ -20,8 +20,10 @@ pub const PROCESS_PRIORITY: u8 = 100;
 /// The memory manager's program, name and priority: above the apps, so a
 /// request is answered before its caller runs again.
 const MEMORY_MANAGER: (&str, &str, u8) = ("vmm-server", "memory-manager", 150);
-/// log2 of the slots of the memory manager's CNode.
-const MM_CNODE_BITS: usize = 14;
+/// log2 of the slots of the memory manager's CNode. The benchmark's
+/// largest grow keeps 65 x 514 frame copies (64 peers and the owner, 514
+/// pages each); only the lower half of the CNode is free for them.
+const MM_CNODE_BITS: usize = if cfg!(feature = "bench") { 17 } else { 14 };
 /// The memory manager's pool: this many untypeds of `2^MM_POOL_BITS` bytes.
 const MM_POOL: (usize, usize) = (16, 22);
 
@@ -144,6 +146,36 @@ impl Supervisor {
         self.arenas.free_bytes()
     }
 
+    /// The VSpace root of a live process.
+    #[cfg(all(feature = "bench", not(feature = "suite")))]
+    pub fn vspace(&self, task: TaskId) -> Option<Cap<sel4::cap_type::VSpace>> {
+        self.process(task).map(|p| p.caps.vspace)
+    }
+
+    /// Puts a copy of our cap `src` into slot `slot` of a live app's CNode,
+    /// with `rights` and `badge` (0: none). Done before the supervisor next
+    /// waits, it is there before the app runs again (apps run below the
+    /// supervisor's priority).
+    #[cfg(all(feature = "bench", not(feature = "suite")))]
+    pub fn give_cap(
+        &self,
+        task: TaskId,
+        slot: CPtr,
+        src: CPtr,
+        rights: CapRights,
+        badge: u64,
+    ) -> Result<(), sel4::Error> {
+        let p = self.process(task).ok_or(sel4::Error::InvalidArgument)?;
+        let root = Cap::<sel4::cap_type::CNode>::from_cptr(sel4::CAP_INIT_THREAD_CNODE as CPtr);
+        let dest = p.caps.cnode.slot_at(slot, process::APP_CNODE_BITS as u8);
+        dest.mint(root.slot(src), rights, sel4::badge_cap_data(badge))
+    }
+
+    /// The live process `task` names, if its generation is current.
+    fn process(&self, task: TaskId) -> Option<Process> {
+        (*self.table.get(usize::from(task.pid()).checked_sub(1)?)?).filter(|p| p.task == task)
+    }
+
     /// How many apps are alive (the memory manager is not counted).
     pub fn live(&self) -> usize {
         let mm = self.mm.map(|mm| mm.task);
@@ -178,7 +210,9 @@ impl Supervisor {
     }
 
     /// Like [`Supervisor::spawn`], giving the process a cap whose badge is
-    /// `stale`'s identity in [`runtime::slots::EXTRA`].
+    /// `stale`'s identity in [`runtime::slots::EXTRA`] (the suite's test of
+    /// stale badges).
+    #[cfg(feature = "suite")]
     pub fn spawn_with_badge(
         &mut self,
         objs: &mut Objects,
@@ -264,10 +298,7 @@ impl Supervisor {
     /// The live process a badge names, if its generation is current.
     fn lookup(&self, badge: u64) -> Option<Process> {
         match Badge::decode(badge) {
-            Ok(Badge::Process(task)) => {
-                let p = (*self.table.get(task.pid() as usize - 1)?)?;
-                (p.task == task).then_some(p)
-            }
+            Ok(Badge::Process(task)) => self.process(task),
             _ => None,
         }
     }

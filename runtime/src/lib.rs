@@ -10,6 +10,7 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod spreadsheet;
 pub mod supervisor;
 pub mod testapp;

@@ -2,9 +2,15 @@
 //! `results.md`, `results.csv` and `cost-vs-peers.svg` into OUT_DIR, and
 //! print the targets with their measured ratios.
 
-use bench_report::{csv, markdown, parse, targets, Sample};
+use bench_report::{csv, markdown, memory, parse, targets, Sample};
 use plotters::prelude::*;
+use std::alloc::System;
 use std::path::Path;
+
+/// Every allocation is counted, so the memory report can tell what the
+/// memory manager's code holds (see [`memory::report`]).
+#[global_allocator]
+static GLOBAL: &stats_alloc::StatsAlloc<System> = &stats_alloc::INSTRUMENTED_SYSTEM;
 
 /// The chart's size in pixels.
 const CHART: (u32, u32) = (900, 560);
@@ -25,7 +31,8 @@ fn main() {
     let write = |name: &str, body: String| {
         std::fs::write(out.join(name), body).unwrap_or_else(|e| fail(&format!("{name}: {e}")));
     };
-    write("results.md", markdown(&samples));
+    let mem = memory::report();
+    write("results.md", markdown(&samples) + &mem);
     write("results.csv", csv(&samples));
     chart(&samples, &out.join("cost-vs-peers.svg")).unwrap_or_else(|e| fail(&format!("chart: {e}")));
     for t in targets(&samples) {
@@ -38,6 +45,7 @@ fn main() {
             t.verdict()
         );
     }
+    print!("{mem}");
     println!("bench-report: wrote results.md, results.csv, cost-vs-peers.svg in {}", out.display());
 }
 
