@@ -10,8 +10,11 @@ use runtime::supervisor::{Op, OK, STALE};
 use sel4::cap_type::Endpoint;
 use sel4::{debug_println, CPtr, Cap, CapRights, FaultType, MessageInfo, ObjectType};
 
-/// Most processes the table holds (pids 1..=MAX_PROCESSES).
+/// Most processes alive at once.
 pub const MAX_PROCESSES: usize = process::ARENAS;
+
+/// The first pid handed out (0 names no process).
+const FIRST_PID: Pid = 1;
 
 /// Priority of spawned processes: below the root task's, so the supervisor
 /// always gets to answer.
@@ -98,7 +101,11 @@ pub struct Supervisor {
     mm: Option<MemoryManager>,
     table: [Option<Process>; MAX_PROCESSES],
     /// The generation each pid had last, so a new spawn continues it.
-    last_generation: [Option<u16>; MAX_PROCESSES],
+    /// The next fresh pid. A pid names one process for life: a restart keeps
+    /// it (with the next generation), a new process never reuses a dead
+    /// one's, so nothing the memory manager keeps by pid (ownership, quota)
+    /// passes to a stranger.
+    next_pid: Pid,
 }
 
 impl Supervisor {
@@ -110,7 +117,7 @@ impl Supervisor {
             ep: objs.alloc::<Endpoint>()?,
             mm: None,
             table: [None; MAX_PROCESSES],
-            last_generation: [None; MAX_PROCESSES],
+            next_pid: FIRST_PID,
         };
         if programs::PROGRAMS.iter().any(|(name, _)| *name == MEMORY_MANAGER.0) {
             sup.start_memory_manager(objs)?;
@@ -173,7 +180,7 @@ impl Supervisor {
 
     /// The live process `task` names, if its generation is current.
     fn process(&self, task: TaskId) -> Option<Process> {
-        (*self.table.get(usize::from(task.pid()).checked_sub(1)?)?).filter(|p| p.task == task)
+        self.table[self.slot_of(task.pid())?].filter(|p| p.task == task)
     }
 
     /// How many apps are alive (the memory manager is not counted).
@@ -230,16 +237,24 @@ impl Supervisor {
         )
     }
 
-    /// The identity of the next process: the first free pid, with the
-    /// generation after the last one that pid had.
-    fn next_task(&self) -> Result<TaskId, SpawnError> {
-        let i = self.table.iter().position(Option::is_none).ok_or(SpawnError::NoArena)?;
-        let pid = i as Pid + 1;
-        let task = match self.last_generation[i] {
-            Some(g) => TaskId::new(pid, g).expect("stored generations are valid").next_generation(),
-            None => TaskId::new(pid, 0).expect("generation 0 is valid"),
-        };
-        Ok(task)
+    /// The identity of a new process: a fresh pid, generation 0. Pids wrap
+    /// after `Pid::MAX` spawns, skipping live ones.
+    fn next_task(&mut self) -> Result<TaskId, SpawnError> {
+        if self.table.iter().all(Option::is_some) {
+            return Err(SpawnError::NoArena);
+        }
+        loop {
+            let pid = self.next_pid;
+            self.next_pid = self.next_pid.checked_add(1).unwrap_or(FIRST_PID);
+            if self.table.iter().flatten().all(|p| p.task.pid() != pid) {
+                return Ok(TaskId::new(pid, 0).expect("generation 0 is valid"));
+            }
+        }
+    }
+
+    /// The table slot of the live process with `pid`.
+    fn slot_of(&self, pid: Pid) -> Option<usize> {
+        self.table.iter().position(|p| p.is_some_and(|p| p.task.pid() == pid))
     }
 
     fn start(
@@ -265,9 +280,8 @@ impl Supervisor {
             serve,
         };
         p.caps = process::spawn(objs, &mut self.arenas, self.ep, &spec)?;
-        let i = p.task.pid() as usize - 1;
+        let i = self.table.iter().position(Option::is_none).ok_or(SpawnError::NoArena)?;
         self.table[i] = Some(p);
-        self.last_generation[i] = Some(p.task.generation());
         debug_println!("spawned pid {} '{}' generation {}", p.task.pid(), p.name, p.task.generation());
         self.register(&p);
         Ok(p.task)
@@ -306,7 +320,9 @@ impl Supervisor {
     /// Tear a process down: its arena, and with it every object it had.
     fn tear_down(&mut self, objs: &mut Objects, p: &Process) {
         self.unregister(p);
-        self.table[p.task.pid() as usize - 1] = None;
+        if let Some(i) = self.slot_of(p.task.pid()) {
+            self.table[i] = None;
+        }
         if let Err(e) = self.arenas.give_back(objs.cnode, p.caps.arena) {
             debug_println!("teardown of pid {} failed: {e}", p.task.pid());
         }
