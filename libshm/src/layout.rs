@@ -185,12 +185,13 @@ pub const MAX_ATTACHMENTS: usize = 96;
 /// ```
 pub const MAX_MAPPINGS_PER_PROCESS: usize = 8192;
 /// Bytes of object memory one process may have allocated (objects it created
-/// or grew), so that one client cannot take all memory.
+/// or grew), so that one client cannot take all memory: a quarter of the
+/// memory manager's pool (the supervisor checks this at compile time).
 ///
 /// ```
 /// assert_eq!(libshm::layout::PROCESS_QUOTA_BYTES % libshm::layout::LARGE_PAGE_SIZE, 0);
 /// ```
-pub const PROCESS_QUOTA_BYTES: u64 = 64 << 20;
+pub const PROCESS_QUOTA_BYTES: u64 = 16 << 20;
 /// Largest `max_size` of one object (its reservation in the window).
 ///
 /// ```

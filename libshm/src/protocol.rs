@@ -643,10 +643,15 @@ ops! {
     Stat = 13,
     /// Destroy an object.
     Destroy = 14,
+    /// Attach the caller, mapping only the header page now (the rest on
+    /// first touch).
+    AttachLazy = 15,
     /// Supervisor: register a process (its VSpace cap comes with the message).
     RegisterProcess = 32,
     /// Supervisor: a process is gone.
     UnregisterProcess = 33,
+    /// Supervisor: a process faulted in the shared window; repair it or say why not.
+    ResolveFault = 34,
 }
 
 /// A decoded request. Field order on the wire is the order written here,
@@ -702,6 +707,17 @@ pub enum Request {
     },
     /// Attach the caller: maps every current page at the object's address.
     Attach {
+        /// The object.
+        object: ObjectId,
+        /// The rights asked for.
+        prot: Prot,
+    },
+    /// Attach the caller lazily: only the header page is mapped now; every
+    /// other page it is entitled to is mapped by the memory manager on the
+    /// first touch (the supervisor forwards the fault), with no message to
+    /// the app. For a process that touches little of a large object, and
+    /// the documented way to reach lazy repair.
+    AttachLazy {
         /// The object.
         object: ObjectId,
         /// The rights asked for.
@@ -791,6 +807,17 @@ pub enum Request {
         /// The incarnation that died.
         task: TaskId,
     },
+    /// Supervisor only: `task` took a VM fault at `addr`. The reply is
+    /// [`Reply::Done`] when the page is mapped again (resume the thread) or
+    /// [`Reply::Unrepaired`] with the reason.
+    ResolveFault {
+        /// The incarnation that faulted.
+        task: TaskId,
+        /// The faulting address.
+        addr: u64,
+        /// Whether the access was a write.
+        write: bool,
+    },
 }
 
 /// Writes words in order, panicking past the buffer (a caller bug: every
@@ -879,6 +906,8 @@ impl Request {
             Request::Destroy { .. } => Op::Destroy,
             Request::RegisterProcess { .. } => Op::RegisterProcess,
             Request::UnregisterProcess { .. } => Op::UnregisterProcess,
+            Request::AttachLazy { .. } => Op::AttachLazy,
+            Request::ResolveFault { .. } => Op::ResolveFault,
         }
     }
 
@@ -889,7 +918,12 @@ impl Request {
     /// assert!(!Request::Stat { object: ObjectId(1) }.is_supervisor_only());
     /// ```
     pub fn is_supervisor_only(&self) -> bool {
-        matches!(self, Request::RegisterProcess { .. } | Request::UnregisterProcess { .. })
+        matches!(
+            self,
+            Request::RegisterProcess { .. }
+                | Request::UnregisterProcess { .. }
+                | Request::ResolveFault { .. }
+        )
     }
 
     /// How many caps must travel with the message (the server refuses a
@@ -928,7 +962,7 @@ impl Request {
                 w.put(*max_size);
                 w.put(client_prot.bits());
             }
-            Request::Attach { object, prot } => {
+            Request::Attach { object, prot } | Request::AttachLazy { object, prot } => {
                 w.put(object.0.into());
                 w.put(prot.bits());
             }
@@ -963,6 +997,11 @@ impl Request {
                 w.name_or_zero(alias.as_ref());
             }
             Request::UnregisterProcess { task } => w.put(task.to_word()),
+            Request::ResolveFault { task, addr, write } => {
+                w.put(task.to_word());
+                w.put(*addr);
+                w.put(u64::from(*write));
+            }
         }
         (self.op().label(), w.len)
     }
@@ -1015,6 +1054,16 @@ impl Request {
                 Request::RegisterProcess { task, alias }
             }
             Op::UnregisterProcess => Request::UnregisterProcess { task: TaskId::from_word(r.get()?)? },
+            Op::AttachLazy => Request::AttachLazy { object: r.object()?, prot: r.prot()? },
+            Op::ResolveFault => Request::ResolveFault {
+                task: TaskId::from_word(r.get()?)?,
+                addr: r.get()?,
+                write: match r.get()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(Error::BadValue),
+                },
+            },
         };
         r.end()?;
         Ok(req)
@@ -1042,8 +1091,10 @@ impl Writer<'_> {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reply {
-    /// Nothing to return.
+    /// Nothing to return (`ResolveFault`: the page is mapped, resume).
     Done,
+    /// `ResolveFault`: not the memory manager's to repair, and why.
+    Unrepaired(FaultReason),
     /// `LookupAlias`: the task.
     Task(TaskId),
     /// `Create`, `Open`: the object.
@@ -1146,6 +1197,55 @@ impl From<Result<Reply, Error>> for Response {
     }
 }
 
+/// Why the memory manager did not repair a fault in the shared window (the
+/// supervisor then reports it and tears the process down).
+///
+/// ```
+/// use libshm::protocol::FaultReason;
+/// assert_eq!(FaultReason::from_word(FaultReason::NotMapped as u64), Ok(FaultReason::NotMapped));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultReason {
+    /// The pid is not registered.
+    UnknownProcess = 1,
+    /// The faulting incarnation is not the registered one.
+    StaleGeneration = 2,
+    /// The address is outside the shared window.
+    OutsideWindow = 3,
+    /// No object is placed at the address.
+    NoObject = 4,
+    /// The process is not attached to the object there.
+    NotAttached = 5,
+    /// Past the object's current size (e.g. removed by a shrink).
+    OutsideObject = 6,
+    /// The page was unmapped from this process (`munmap_peer`) or never
+    /// given to it.
+    NotMapped = 7,
+    /// A write to a page mapped read-only (the header, or read-only rights).
+    AccessViolation = 8,
+    /// The page should be mapped but the kernel refused to map it again.
+    RepairFailed = 9,
+}
+
+impl FaultReason {
+    const ALL: [FaultReason; 9] = [
+        FaultReason::UnknownProcess,
+        FaultReason::StaleGeneration,
+        FaultReason::OutsideWindow,
+        FaultReason::NoObject,
+        FaultReason::NotAttached,
+        FaultReason::OutsideObject,
+        FaultReason::NotMapped,
+        FaultReason::AccessViolation,
+        FaultReason::RepairFailed,
+    ];
+
+    /// The reason a wire word names; [`Error::BadValue`] for any other word.
+    pub fn from_word(w: u64) -> Result<FaultReason, Error> {
+        Self::ALL.into_iter().find(|r| *r as u64 == w).ok_or(Error::BadValue)
+    }
+}
+
 const REPLY_DONE: u64 = 0;
 const REPLY_TASK: u64 = 1;
 const REPLY_OBJECT: u64 = 2;
@@ -1154,6 +1254,7 @@ const REPLY_MAPPED: u64 = 4;
 const REPLY_SIZE: u64 = 5;
 const REPLY_ROOT: u64 = 6;
 const REPLY_STAT: u64 = 7;
+const REPLY_UNREPAIRED: u64 = 8;
 const NO_RIGHTS: u64 = 0;
 
 impl ObjectInfo {
@@ -1221,6 +1322,10 @@ impl Response {
                 w.put(*size);
                 w.put(*root);
             }
+            Reply::Unrepaired(reason) => {
+                w.put(REPLY_UNREPAIRED);
+                w.put(*reason as u64);
+            }
             Reply::Mapped { addr } => {
                 w.put(REPLY_MAPPED);
                 w.put(*addr);
@@ -1270,6 +1375,7 @@ impl Response {
             REPLY_OBJECT => Reply::Object(ObjectInfo::read(&mut r)?),
             REPLY_ATTACHED => Reply::Attached { base: r.get()?, size: r.get()?, root: r.get()? },
             REPLY_MAPPED => Reply::Mapped { addr: r.get()? },
+            REPLY_UNREPAIRED => Reply::Unrepaired(FaultReason::from_word(r.get()?)?),
             REPLY_SIZE => Reply::Size { size: r.get()? },
             REPLY_ROOT => Reply::Root { offset: r.get()? },
             REPLY_STAT => Reply::Stat(ObjectStat {
@@ -1640,7 +1746,7 @@ mod tests {
             (obj.clone(), any::<u64>()).prop_map(|(object, new_size)| Request::Grow { object, new_size }),
             (obj.clone(), any::<u64>()).prop_map(|(object, new_size)| Request::Shrink { object, new_size }),
             (obj.clone(), any::<u64>()).prop_map(|(object, offset)| Request::SetRoot { object, offset }),
-            (target(), any::<u64>(), any::<u64>(), prot(), flags, obj, any::<u64>()).prop_map(
+            (target(), any::<u64>(), any::<u64>(), prot(), flags, obj.clone(), any::<u64>()).prop_map(
                 |(target, addr, len, prot, flags, object, offset)| Request::MmapPeer {
                     target,
                     addr,
@@ -1659,6 +1765,12 @@ mod tests {
             (task(), proptest::option::of(name()))
                 .prop_map(|(task, alias)| Request::RegisterProcess { task, alias }),
             task().prop_map(|task| Request::UnregisterProcess { task }),
+            (obj, prot()).prop_map(|(object, prot)| Request::AttachLazy { object, prot }),
+            (task(), any::<u64>(), any::<bool>()).prop_map(|(task, addr, write)| Request::ResolveFault {
+                task,
+                addr,
+                write
+            }),
         ]
     }
 

@@ -200,6 +200,19 @@ impl SharedObject {
         SharedObject::attach(info, prot)
     }
 
+    /// As [`SharedObject::open`], but only the header page is mapped now:
+    /// every other page is mapped by the memory manager on first touch (the
+    /// supervisor forwards the fault), with no message to this process.
+    ///
+    /// ```ignore
+    /// // On seL4 only (see the module docs).
+    /// let t = libshm::shm::SharedObject::open_lazy("t", libshm::protocol::Prot::Read)?;
+    /// ```
+    pub fn open_lazy(name: &str, prot: Prot) -> Result<SharedObject, Error> {
+        let info = request_object(Request::Open { name: Name::new(name)? })?;
+        SharedObject::attach_with(info, prot, Request::AttachLazy { object: info.id, prot })
+    }
+
     /// A handle on an object another process mapped into this one with
     /// [`mmap_peer`] (this process is attached, but did not attach itself):
     /// finds it by name and asks for its size and this process's rights.
@@ -230,7 +243,11 @@ impl SharedObject {
     }
 
     fn attach(info: ObjectInfo, prot: Prot) -> Result<SharedObject, Error> {
-        match request(Request::Attach { object: info.id, prot })? {
+        SharedObject::attach_with(info, prot, Request::Attach { object: info.id, prot })
+    }
+
+    fn attach_with(info: ObjectInfo, prot: Prot, attach: Request) -> Result<SharedObject, Error> {
+        match request(attach)? {
             Reply::Attached { base, size, root: _ } if base == info.base => {
                 Ok(SharedObject { size, ..SharedObject::known(info, prot) })
             }

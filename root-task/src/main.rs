@@ -16,11 +16,15 @@ mod objects;
 mod process;
 #[cfg(feature = "suite")]
 mod processes;
+#[cfg(feature = "suite")]
+mod recovery_tests;
 mod rt;
 #[cfg(feature = "suite")]
 mod shm_tests;
 #[cfg(feature = "suite")]
 mod smoke;
+#[cfg(feature = "suite")]
+mod soak_tests;
 #[cfg(feature = "suite")]
 mod suite;
 mod supervisor;
@@ -51,7 +55,9 @@ extern "C" fn main(bootinfo: *const BootInfo) -> ! {
         let (p2, f2) = suite::run(&mut env, &processes::TESTS);
         let (p3, f3) = suite::run(&mut env, &shm_tests::TESTS);
         let (p4, f4) = suite::run(&mut env, &hostile_tests::TESTS);
-        let (passed, failed) = (p1 + p2 + p3 + p4, f1 + f2 + f3 + f4);
+        let (p5, f5) = suite::run(&mut env, &soak_tests::TESTS);
+        let (p6, f6) = suite::run(&mut env, &recovery_tests::TESTS);
+        let (passed, failed) = (p1 + p2 + p3 + p4 + p5 + p6, f1 + f2 + f3 + f4 + f5 + f6);
         debug_println!("{passed} passed, {failed} failed");
         rt::exit(if failed == 0 { 0 } else { 1 })
     }

@@ -5,7 +5,8 @@
 use crate::objects::Objects;
 use crate::process::{self, ArenaSize, Arenas, ProcessCaps, Serve, Spawn, SpawnError};
 use libshm::client;
-use libshm::protocol::{Badge, Error, Name, Pid, Request, TaskId};
+use libshm::layout::{in_window, PROCESS_QUOTA_BYTES};
+use libshm::protocol::{Badge, Error, FaultReason, Name, Pid, Reply, Request, TaskId};
 use runtime::supervisor::{Op, OK, STALE};
 use sel4::cap_type::Endpoint;
 use sel4::{debug_println, CPtr, Cap, CapRights, FaultType, MessageInfo, ObjectType};
@@ -29,6 +30,10 @@ const MEMORY_MANAGER: (&str, &str, u8) = ("vmm-server", "memory-manager", 150);
 const MM_CNODE_BITS: usize = if cfg!(feature = "bench") { 17 } else { 14 };
 /// The memory manager's pool: this many untypeds of `2^MM_POOL_BITS` bytes.
 const MM_POOL: (usize, usize) = (16, 22);
+/// A client's quota is at most this share of the pool, so one client
+/// cannot starve the others (nor the server's heap and page tables).
+const QUOTA_SHARES: u64 = 4;
+const _: () = assert!(PROCESS_QUOTA_BYTES * QUOTA_SHARES <= (MM_POOL.0 as u64) << MM_POOL.1);
 
 /// The programs embedded in this image (see `build.rs`).
 mod programs {
@@ -80,7 +85,8 @@ pub enum Event {
         /// The badge.
         badge: u64,
     },
-    /// Handled inside the supervisor (a ping).
+    /// Handled inside the supervisor (a ping, or a fault in the shared
+    /// window that the memory manager repaired: see [`Supervisor::repairs`]).
     Handled,
 }
 
@@ -106,6 +112,8 @@ pub struct Supervisor {
     /// one's, so nothing the memory manager keeps by pid (ownership, quota)
     /// passes to a stranger.
     next_pid: Pid,
+    /// Faults the memory manager repaired (threads resumed unaware).
+    repairs: u64,
 }
 
 impl Supervisor {
@@ -118,6 +126,7 @@ impl Supervisor {
             mm: None,
             table: [None; MAX_PROCESSES],
             next_pid: FIRST_PID,
+            repairs: 0,
         };
         if programs::PROGRAMS.iter().any(|(name, _)| *name == MEMORY_MANAGER.0) {
             sup.start_memory_manager(objs)?;
@@ -146,6 +155,12 @@ impl Supervisor {
         self.start(objs, p, None, Some(serve))?;
         self.mm = Some(MemoryManager { task, caller, service });
         Ok(())
+    }
+
+    /// How many faults the memory manager has repaired so far.
+    #[cfg(feature = "suite")]
+    pub fn repairs(&self) -> u64 {
+        self.repairs
     }
 
     /// Bytes of process memory free: what the arenas of dead processes hold.
@@ -302,6 +317,14 @@ impl Supervisor {
         }
     }
 
+    /// Asks the memory manager to repair a fault in the shared window. The
+    /// faulting thread's reply cap stays ours across this call: a Call
+    /// blocks on its own reply and does not clear the caller slot.
+    fn resolve_fault(&self, task: TaskId, addr: u64, write: bool) -> Result<Reply, Error> {
+        let mm = self.mm.ok_or(Error::UnknownProcess)?;
+        client::call(mm.caller, &Request::ResolveFault { task, addr, write }, None)
+    }
+
     fn unregister(&self, p: &Process) {
         let Some(mm) = self.mm.filter(|mm| mm.task != p.task) else { return };
         if let Err(e) = client::call(mm.caller, &Request::UnregisterProcess { task: p.task }, None) {
@@ -325,6 +348,20 @@ impl Supervisor {
         }
         if let Err(e) = self.arenas.give_back(objs.cnode, p.caps.arena) {
             debug_println!("teardown of pid {} failed: {e}", p.task.pid());
+        }
+    }
+
+    /// End a live process now, as if it had died: the memory manager forgets
+    /// it and its arena is given back. No restart. False if `task` is not
+    /// alive.
+    #[cfg(feature = "suite")]
+    pub fn kill(&mut self, objs: &mut Objects, task: TaskId) -> bool {
+        match self.process(task) {
+            Some(p) => {
+                self.tear_down(objs, &p);
+                true
+            }
+            None => false,
         }
     }
 
@@ -369,14 +406,30 @@ impl Supervisor {
             FaultType::VMFault => (sel4::get_mr(sel4::VM_FAULT_IP), sel4::get_mr(sel4::VM_FAULT_ADDR)),
             _ => (sel4::get_mr(0), 0),
         };
+        let mut reason = None;
+        if fault == FaultType::VMFault && in_window(addr, 1) {
+            match self.resolve_fault(p.task, addr, is_write(sel4::get_mr(sel4::VM_FAULT_FSR))) {
+                Ok(Reply::Done) => {
+                    // Mapped by the memory manager: an empty reply to the
+                    // fault message resumes the thread at the faulting
+                    // instruction (seL4 5.0).
+                    sel4::reply(MessageInfo::new(0, 0, 0, 0));
+                    self.repairs += 1;
+                    return Event::Handled;
+                }
+                Ok(Reply::Unrepaired(r)) => reason = Some(r),
+                other => debug_println!("memory manager could not decide a fault: {other:?}"),
+            }
+        }
         debug_println!(
-            "fault: pid {} '{}' generation {}: {:?} at address {:#x}, ip {:#x}",
+            "fault: pid {} '{}' generation {}: {:?} at address {:#x}, ip {:#x}{}",
             p.task.pid(),
             p.name,
             p.task.generation(),
             fault,
             addr,
-            ip
+            ip,
+            ReasonText(reason)
         );
         self.tear_down(objs, &p);
         let restarted = if p.restarts_left > 0 {
@@ -405,4 +458,23 @@ fn fault_type(label: u64) -> Option<FaultType> {
     [FaultType::CapFault, FaultType::UnknownSyscall, FaultType::UserException, FaultType::VMFault]
         .into_iter()
         .find(|f| *f as u64 == label)
+}
+
+/// Whether a VM fault's status word says the access was a write: bit 1 of
+/// the x86 page-fault error code, WnR (bit 6) of the AArch64 syndrome.
+fn is_write(fsr: u64) -> bool {
+    const WRITE_BIT: u64 = if cfg!(target_arch = "x86_64") { 1 << 1 } else { 1 << 6 };
+    fsr & WRITE_BIT != 0
+}
+
+/// The memory manager's reason for not repairing a fault, in a report line.
+struct ReasonText(Option<FaultReason>);
+
+impl core::fmt::Display for ReasonText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(r) => write!(f, " (memory manager: {r:?})"),
+            None => Ok(()),
+        }
+    }
 }

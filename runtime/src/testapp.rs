@@ -257,3 +257,220 @@ pub const GARBAGE_MESSAGES: u64 = 64;
 pub const fn canary_word(offset: u64) -> u64 {
     0x6361_6e61_0000_0000 | offset
 }
+
+// Soak behaviours (issue 5, `root-task/src/soak_tests.rs`). Processes share
+// [`SOAK_OBJECTS`] peer-mode objects named in [`SOAK_NAMES`]. Each object's
+// first data page is its control page: a lock word ([`SOAK_LOCK`]), the
+// published checksum ([`SOAK_SUM`]) and size ([`SOAK_LEN`]). Every access
+// to the data pages, and every grow, shrink and remap, happens under the
+// lock, so a checksum is never read half-written and a page is never
+// removed under a reader.
+
+/// Soak process number `param & SOAK_INDEX_MASK`, incarnation `param >>
+/// SOAK_INCARNATION_SHIFT`: [`SOAK_OPS_PER_PROCESS`] random operations from
+/// its [`soak_seed`]; after each, verify every object it is attached to and
+/// report [`soak_step`]; detach from everything, report `PASS`.
+pub const SOAK: u64 = 40;
+/// After the soak: destroy every soak object that is left (verifying its
+/// checksum first), check that opening any now fails with `UnknownName`,
+/// report `PASS`.
+pub const SOAK_CLEANUP: u64 = 41;
+
+/// Processes running at once.
+pub const SOAK_PROCESSES: u64 = 16;
+/// Operations the soak must run in all, at least.
+pub const SOAK_OPERATIONS: u64 = 10_000;
+/// Operations one incarnation of a soak process runs (a restarted one runs
+/// them all again, so the total only grows).
+pub const SOAK_OPS_PER_PROCESS: u64 = SOAK_OPERATIONS.div_ceil(SOAK_PROCESSES);
+/// Processes killed and restarted on the way.
+pub const SOAK_KILLS: u64 = 8;
+/// Operations between kills, so the kills spread over the whole run.
+pub const SOAK_KILL_INTERVAL: u64 = SOAK_OPERATIONS / (SOAK_KILLS + 1);
+/// Bits of the soak parameter that hold the process number.
+pub const SOAK_INCARNATION_SHIFT: u32 = 8;
+/// See [`SOAK_INCARNATION_SHIFT`].
+pub const SOAK_INDEX_MASK: u64 = (1 << SOAK_INCARNATION_SHIFT) - 1;
+
+/// The soak parameter of process `index`, incarnation `incarnation`.
+pub const fn soak_param(index: u64, incarnation: u64) -> u64 {
+    index | incarnation << SOAK_INCARNATION_SHIFT
+}
+
+/// The xorshift seed of the incarnation a soak parameter names: fixed, so a
+/// failure reproduces (never 0, which xorshift cannot leave).
+pub const fn soak_seed(param: u64) -> u64 {
+    (param + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Shared objects of the soak (few, so processes meet on each; 16
+/// processes attached to all stay under the per-object attachment limit).
+pub const SOAK_OBJECTS: usize = 4;
+/// Their names.
+pub const SOAK_NAMES: [&str; SOAK_OBJECTS] = ["soak-0", "soak-1", "soak-2", "soak-3"];
+/// The smallest size: header, control page, one data page.
+pub const SOAK_MIN_SIZE: u64 = 3 * PAGE;
+/// The largest size.
+pub const SOAK_MAX_SIZE: u64 = 8 * PAGE;
+/// The lock word: 0 when free, else the holder's pid.
+pub const SOAK_LOCK: u64 = PAGE;
+/// The checksum of the data pages, as the last lock holder left them.
+pub const SOAK_SUM: u64 = PAGE + 8;
+/// The object's size as the last lock holder left it (0: not yet set).
+pub const SOAK_LEN: u64 = PAGE + 16;
+/// Where the checksummed data starts.
+pub const SOAK_DATA_FROM: u64 = 2 * PAGE;
+/// Words checksummed per data page, evenly spaced (checking every word of
+/// every page after every step would not fit the time bound under TCG).
+pub const SOAK_SLOTS_PER_PAGE: u64 = 8;
+/// Bytes between checksummed words.
+pub const SOAK_SLOT_STRIDE: u64 = PAGE / SOAK_SLOTS_PER_PAGE;
+
+/// The marker of a soak step report: operation `kind` done and every
+/// attached object verified.
+pub const fn soak_step(kind: u64) -> u64 {
+    SOAK_STEP_TAG | kind
+}
+/// See [`soak_step`].
+pub const SOAK_STEP_TAG: u64 = 0x736f_616b_0000_0000;
+/// Whether a report is a soak step.
+pub const fn is_soak_step(value: u64) -> bool {
+    value & !SOAK_KIND_MASK == SOAK_STEP_TAG
+}
+/// Bits of a step report that say which operation ran.
+pub const SOAK_KIND_MASK: u64 = 0xff;
+/// The operations a step reports, by their number in [`soak_step`].
+pub const SOAK_KINDS: [&str; 9] =
+    ["attach", "create", "grow", "shrink", "mmap_peer", "munmap_peer", "detach", "write", "verify"];
+
+// Recovery behaviours (issue 5, `root-task/src/recovery_tests.rs`): lazy
+// repair of the shared window, restart and reattach, per-process quotas.
+
+/// Creates [`LAZY_OBJECT`], writes [`lazy_value`] at every touch, reports
+/// [`READY`]; at the end finds the lazy peer's write.
+pub const LAZY_OWNER: u64 = 60;
+/// Attaches lazily, reads every touch and writes [`LAZY_WRITE_AT`]: each
+/// first touch is a fault the memory manager repairs.
+pub const LAZY_PEER: u64 = 61;
+/// Creates [`REATTACH_OBJECT`] with data at its root, reports [`READY`],
+/// then watches the header while [`REATTACHER`] dies and comes back.
+pub const REATTACH_KEEPER: u64 = 62;
+/// Generation 0 attaches, grows, marks, reports [`READY`] and crashes;
+/// generation 1 attaches again and finds everything as it was.
+pub const REATTACHER: u64 = 63;
+/// Takes its whole quota, is refused more, reports [`READY`] and holds it
+/// until [`QUOTA_NEIGHBOUR`] raises [`RELEASE_FLAG`] in its object.
+pub const QUOTA_HOG: u64 = 64;
+/// Grows an object of its own while the hog holds its whole quota.
+pub const QUOTA_NEIGHBOUR: u64 = 65;
+
+/// The object of the lazy-repair test.
+pub const LAZY_OBJECT: &str = "rec-lazy";
+/// Two 2 MiB chunks: 4 KiB pages, then one 2 MiB frame.
+pub const LAZY_SIZE: u64 = 2 * libshm::layout::LARGE_PAGE_SIZE;
+/// Offsets the lazy peer reads: two 4 KiB pages and the 2 MiB frame.
+pub const LAZY_READS: [u64; 3] = [PAGE + 8, 3 * PAGE, libshm::layout::LARGE_PAGE_SIZE + 8];
+/// Where the lazy peer writes (a page it has not touched before).
+pub const LAZY_WRITE_AT: u64 = 5 * PAGE;
+/// Faults the lazy peer takes: one per page first touched.
+pub const LAZY_REPAIRS: u64 = LAZY_READS.len() as u64 + 1;
+/// The word the lazy owner writes at `offset`.
+pub const fn lazy_value(offset: u64) -> u64 {
+    0x6c61_7a79_0000_0000 | offset
+}
+
+/// The object of the reattach test.
+pub const REATTACH_OBJECT: &str = "rec-reattach";
+/// Its size when the keeper creates it.
+pub const REATTACH_FROM: u64 = 3 * PAGE;
+/// Generation 0 grows to this, so the reattach must bring a 2 MiB frame back.
+pub const REATTACH_TO: u64 = 2 * libshm::layout::LARGE_PAGE_SIZE;
+/// Its largest size.
+pub const REATTACH_MAX: u64 = 4 * libshm::layout::LARGE_PAGE_SIZE;
+/// The root of the keeper's data structure (one word).
+pub const REATTACH_ROOT: u64 = 2 * PAGE;
+/// The word at the root.
+pub const REATTACH_ROOT_VALUE: u64 = 0x726f_6f74_0000_0001;
+/// Where generation 0 leaves its mark: inside the 2 MiB frame it grew.
+pub const REATTACH_MARK_AT: u64 = libshm::layout::LARGE_PAGE_SIZE + 16;
+/// Where the keeper says which generation it has seen in the header
+/// ([`reattach_seen`]): each waits for that before it goes.
+pub const REATTACH_SEEN_AT: u64 = PAGE;
+/// The keeper has seen `generation` of the reattacher in the header.
+pub const fn reattach_seen(generation: u16) -> u64 {
+    SEEN | (generation as u64) << 32
+}
+/// Generation 0's mark.
+pub const REATTACH_MARK: u64 = 0x6d61_726b_0000_0001;
+
+/// The hog's object.
+pub const QUOTA_OBJECT: &str = "rec-quota-hog";
+/// The neighbour's object (and the name of the create the hog is refused).
+pub const QUOTA_NEIGHBOUR_OBJECT: &str = "rec-quota-neighbour";
+/// The neighbour grows by two 2 MiB frames.
+pub const QUOTA_NEIGHBOUR_SIZE: u64 = 2 * libshm::layout::LARGE_PAGE_SIZE;
+/// What the neighbour writes into its grown memory.
+pub const QUOTA_VALUE: u64 = 0x7175_6f74_6100_0001;
+
+/// Creates [`KILL_OBJECT`], watches [`KILL_VICTIM`] grow and shrink it and
+/// reports [`KILL_NOW`] mid-loop; after the kill checks the object.
+pub const KILL_KEEPER: u64 = 66;
+/// Grows and shrinks [`KILL_OBJECT`] until it is killed.
+pub const KILL_VICTIM: u64 = 67;
+/// Creates [`STUCK_OBJECT`], then grows, shrinks and maps into the watcher
+/// while dead, stopped and spinning peers are attached or gone.
+pub const STUCK_OWNER: u64 = 68;
+/// Attaches to [`STUCK_OBJECT`], reports [`READY`], then dies, stops
+/// itself or spins, as its parameter ([`STUCK_DEAD`] ...) says.
+pub const STUCK_PEER: u64 = 69;
+/// Attaches to [`STUCK_OBJECT`], gives up one page, and checks each of the
+/// owner's steps.
+pub const STUCK_WATCHER: u64 = 70;
+
+/// The keeper's report that the victim is mid-loop: kill it now.
+pub const KILL_NOW: u64 = 3;
+/// The object of the kill test.
+pub const KILL_OBJECT: &str = "rec-kill";
+/// Its size between the victim's grows.
+pub const KILL_FROM: u64 = 2 * PAGE;
+/// Its size after a grow.
+pub const KILL_TO: u64 = 8 * PAGE;
+/// Its largest size.
+pub const KILL_MAX: u64 = libshm::layout::LARGE_PAGE_SIZE;
+/// The victim's count of requests done.
+pub const KILL_COUNT_AT: u64 = PAGE;
+/// Requests the victim completes before the keeper asks for the kill.
+pub const KILL_AFTER: u64 = 16;
+/// Most grow-shrink rounds the victim makes if nobody kills it.
+pub const KILL_ROUNDS: u64 = 100_000;
+/// The keeper's data, which must survive the kill.
+pub const KILL_VALUE_AT: u64 = PAGE + 8;
+/// See [`KILL_VALUE_AT`].
+pub const KILL_VALUE: u64 = 0x6b69_6c6c_0000_0001;
+
+/// The object of the stuck-peers test.
+pub const STUCK_OBJECT: &str = "rec-stuck";
+/// The watcher's name, an alias the owner maps into.
+pub const STUCK_WATCHER_NAME: &str = "rec-stuck-watcher";
+/// Its size when created.
+pub const STUCK_FROM: u64 = 3 * PAGE;
+/// After the grow (adds a 2 MiB frame).
+pub const STUCK_TO: u64 = 2 * libshm::layout::LARGE_PAGE_SIZE;
+/// After the shrink (the 2 MiB frame goes).
+pub const STUCK_SHRUNK: u64 = libshm::layout::LARGE_PAGE_SIZE;
+/// Its largest size.
+pub const STUCK_MAX: u64 = 4 * libshm::layout::LARGE_PAGE_SIZE;
+/// The owner's step: 1 grown, 2 shrunk, 3 mapped.
+pub const STUCK_STEP_AT: u64 = PAGE;
+/// The watcher's acknowledgement: the number of the step it checked, plus 1.
+pub const STUCK_ACK_AT: u64 = PAGE + 8;
+/// The page the watcher gives up and the owner maps back with `mmap_peer`.
+pub const STUCK_MAP_OFFSET: u64 = 2 * PAGE;
+/// The word on that page.
+pub const STUCK_VALUE: u64 = 0x7374_7563_6b00_0001;
+/// A stuck peer that dies (crashes with the object attached).
+pub const STUCK_DEAD: u64 = 0;
+/// A stuck peer that stops itself (suspends its own thread).
+pub const STUCK_STOPPED: u64 = 1;
+/// A stuck peer that spins at the apps' priority and never calls again.
+pub const STUCK_SPINNER: u64 = 2;

@@ -94,6 +94,8 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
             let p = st.procs.get(&a.task.pid());
             ensure!(p.is_some_and(|p| p.task == a.task), "{id:?}: attached {:?} is not registered", a.task);
             ensure!(a.maps.len() == o.frames.len(), "{id:?}: mapping table length");
+            let lazy_ok = a.pending.iter().all(|&i| a.maps.get(i).is_some_and(Option::is_none));
+            ensure!(lazy_ok, "{id:?}: a pending frame is mapped or past the end");
             for (i, (m, f)) in a.maps.iter().zip(&o.frames).enumerate() {
                 let Some(m) = m else { continue };
                 ensure!(a.rights.allows(m.prot), "{id:?}: mapping wider than rights");

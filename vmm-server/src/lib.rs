@@ -36,7 +36,8 @@ mod server;
 pub mod untyped;
 
 pub use kernel::{Kernel, KernelError, ObjectKind, PageSize};
-pub use server::{FaultOutcome, FaultReason, Limits, Server};
+pub use libshm::protocol::FaultReason;
+pub use server::{FaultOutcome, Limits, Server};
 
 #[cfg(test)]
 mod tests;

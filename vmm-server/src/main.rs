@@ -106,12 +106,9 @@ mod target {
                 _ => None,
             };
 
-            // Fault hook: once the server is the fault handler of the shared
-            // window, the supervisor will give those fault endpoints a badge
-            // of their own; a message with it carries a VM fault (address,
-            // read/write) to pass to `Server::handle_fault`, whose `Resume`
-            // is answered here and whose `Report` goes to the supervisor.
-            // Today every badge is a requester's, so all goes to the protocol.
+            // Faults in the shared window arrive here too, as the
+            // supervisor's `ResolveFault` (it is every app's fault handler
+            // and forwards those), answered by `Server::handle_fault`.
             let response = server.handle_message(badge, info.label(), &words[..len], cap);
 
             // The cap (if any) now belongs to the server; the next one needs

@@ -23,8 +23,8 @@ use libshm::layout::{
     MAX_OBJECT_SIZE, MAX_PROCESSES, PAGE_SIZE, PROCESS_QUOTA_BYTES, WINDOW_BASE, WINDOW_END,
 };
 use libshm::protocol::{
-    Badge, Error, Mode, Name, ObjectId, ObjectInfo, ObjectStat, Pid, Prot, Reply, Request, Response, Target,
-    TaskId,
+    Badge, Error, FaultReason, Mode, Name, ObjectId, ObjectInfo, ObjectStat, Pid, Prot, Reply, Request,
+    Response, Target, TaskId,
 };
 
 use crate::kernel::{Kernel, KernelError, ObjectKind, PageSize};
@@ -76,34 +76,6 @@ pub enum FaultOutcome {
     Report(FaultReason),
 }
 
-/// Why a fault was passed on to the supervisor.
-///
-/// ```
-/// assert_eq!(vmm_server::FaultReason::AccessViolation, vmm_server::FaultReason::AccessViolation);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultReason {
-    /// The pid is not registered.
-    UnknownProcess,
-    /// The faulting incarnation is not the registered one.
-    StaleGeneration,
-    /// The address is outside the shared window.
-    OutsideWindow,
-    /// No object is placed at the address.
-    NoObject,
-    /// The process is not attached to the object there.
-    NotAttached,
-    /// Past the object's current size (e.g. removed by a shrink).
-    OutsideObject,
-    /// The page was unmapped from this process (`munmap_peer`) or never
-    /// mapped into it.
-    NotMapped,
-    /// A write to a page mapped read-only (the header, or read-only rights).
-    AccessViolation,
-    /// The page should be mapped but the kernel refused to map it again.
-    RepairFailed,
-}
-
 /// A paging structure the server knows about in a VSpace: `Some` if the
 /// server made it (and frees it), `None` if it was already there (made by the
 /// root task, e.g. the level-1 structure shared with the image).
@@ -138,6 +110,10 @@ pub(crate) struct Attachment<C> {
     pub rights: Prot,
     /// One entry per frame of the object, in the same order.
     pub maps: Vec<Option<Mapping<C>>>,
+    /// Frames it is entitled to but that are not mapped yet (a lazy attach):
+    /// mapped on first touch. `munmap_peer` and shrink take frames out, so a
+    /// page removed on purpose is never repaired.
+    pub pending: BTreeSet<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -547,6 +523,12 @@ impl<K: Kernel> Server<K> {
                 self.process_died(task.pid());
                 return Ok(Reply::Done);
             }
+            (None, Request::ResolveFault { task, addr, write }) => {
+                return Ok(match self.handle_fault(task, addr, write) {
+                    FaultOutcome::Resume => Reply::Done,
+                    FaultOutcome::Report(reason) => Reply::Unrepaired(reason),
+                });
+            }
             (Some(who), _) => who,
             (None, _) => return Err(Error::UnknownProcess),
         };
@@ -563,7 +545,8 @@ impl<K: Kernel> Server<K> {
                 .find(|o| o.name == name)
                 .map(|o| Reply::Object(o.info()))
                 .ok_or(Error::UnknownName),
-            Request::Attach { object, prot } => self.attach(who, object, prot),
+            Request::Attach { object, prot } => self.attach(who, object, prot, false),
+            Request::AttachLazy { object, prot } => self.attach(who, object, prot, true),
             Request::Detach { object } => self.detach(who, object),
             Request::MmapPeer { target, addr, len, prot, flags: _, object, offset } => {
                 self.mmap_peer(who, target, addr, len, prot, object, offset)
@@ -590,7 +573,9 @@ impl<K: Kernel> Server<K> {
                 }))
             }
             Request::Destroy { object } => self.destroy(who, object),
-            Request::RegisterProcess { .. } | Request::UnregisterProcess { .. } => Err(Error::NotSupervisor),
+            Request::RegisterProcess { .. }
+            | Request::UnregisterProcess { .. }
+            | Request::ResolveFault { .. } => Err(Error::NotSupervisor),
         }
     }
 
@@ -819,7 +804,9 @@ impl<K: Kernel> Server<K> {
         Ok(Reply::Object(info))
     }
 
-    fn attach(&mut self, who: TaskId, id: ObjectId, prot: Prot) -> Result<Reply, Error> {
+    /// Attaches `who`; `lazy` maps only the header page now and leaves the
+    /// others pending for [`Server::handle_fault`].
+    fn attach(&mut self, who: TaskId, id: ObjectId, prot: Prot, lazy: bool) -> Result<Reply, Error> {
         let o = self.object(id)?;
         if o.attachment(who).is_some() {
             return Err(Error::AlreadyAttached);
@@ -830,9 +817,11 @@ impl<K: Kernel> Server<K> {
         if o.attachments.len() >= self.limits.max_attachments {
             return Err(Error::TooManyAttachments);
         }
-        self.check_mappings(who.pid(), o.frames.len())?;
+        let now = if lazy { 1 } else { o.frames.len() };
+        self.check_mappings(who.pid(), now)?;
 
-        let frames: Vec<_> = o.frames.iter().cloned().enumerate().collect();
+        let frames: Vec<_> = o.frames.iter().cloned().enumerate().take(now).collect();
+        let pending = (now..o.frames.len()).collect();
         let base = o.base;
         let refs: Vec<_> = frames.iter().map(|(i, f)| (*i, f)).collect();
         let mut txn = Txn::new();
@@ -841,11 +830,9 @@ impl<K: Kernel> Server<K> {
             Err(e) => return self.rollback(txn, e),
         };
         let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
-        o.attachments.push(Attachment {
-            task: who,
-            rights: prot,
-            maps: maps.into_iter().map(Some).collect(),
-        });
+        let mut maps: Vec<_> = maps.into_iter().map(Some).collect();
+        maps.resize(o.frames.len(), None);
+        o.attachments.push(Attachment { task: who, rights: prot, maps, pending });
         let reply = Reply::Attached { base: o.base, size: o.size, root: o.root };
         self.write_header(id);
         Ok(reply)
@@ -942,6 +929,7 @@ impl<K: Kernel> Server<K> {
                 task: target,
                 rights: prot,
                 maps: alloc::vec![None; o.frames.len()],
+                pending: BTreeSet::new(),
             });
         }
         let i = o.position(target).ok_or(Error::NotAttached)?;
@@ -975,6 +963,7 @@ impl<K: Kernel> Server<K> {
         let id = o.id;
         let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
         let i = o.position(target).ok_or(Error::NotAttached)?;
+        o.attachments[i].pending.retain(|f| !range.contains(f));
         for m in o.attachments[i].maps[range].iter_mut() {
             if let Some(m) = m.take() {
                 self.kernel.delete(m.copy);
@@ -1044,7 +1033,10 @@ impl<K: Kernel> Server<K> {
             self.kernel.revoke(f.cap);
             self.kernel.free(f.cap);
         }
-        o.attachments.iter_mut().for_each(|a| a.maps.truncate(cut));
+        o.attachments.iter_mut().for_each(|a| {
+            a.maps.truncate(cut);
+            a.pending.retain(|f| *f < cut);
+        });
         o.size = new_size;
         if o.root >= new_size {
             o.root = 0;
@@ -1152,7 +1144,14 @@ impl<K: Kernel> Server<K> {
             return Err(FaultReason::OutsideObject);
         }
         let f = o.frames.partition_point(|f| f.offset + f.size.bytes() <= offset);
-        let m = o.attachments[a].maps[f].ok_or(FaultReason::NotMapped)?;
+        let att = &o.attachments[a];
+        let Some(m) = att.maps[f] else {
+            return if att.pending.contains(&f) {
+                self.map_pending(task, o.id, a, f)
+            } else {
+                Err(FaultReason::NotMapped)
+            };
+        };
         if is_write && !m.prot.writable() {
             return Err(FaultReason::AccessViolation);
         }
@@ -1174,5 +1173,30 @@ impl<K: Kernel> Server<K> {
             o.attachments[a].maps[f] = new;
         }
         new.map(|_| ()).ok_or(FaultReason::RepairFailed)
+    }
+
+    /// First touch of frame `f` of a lazy attachment (`a` of object `id`):
+    /// map it with the attachment's rights. Any access may map it, since the
+    /// rights were checked at attach; a write to a read-only page faults
+    /// again and is then reported as an access violation.
+    fn map_pending(&mut self, task: TaskId, id: ObjectId, a: usize, f: usize) -> Result<(), FaultReason> {
+        self.check_mappings(task.pid(), 1).map_err(|_| FaultReason::RepairFailed)?;
+        let o = self.state.objects.get(&id).ok_or(FaultReason::NoObject)?;
+        let (base, frame, rights) = (o.base, o.frames[f].clone(), o.attachments[a].rights);
+        let mut txn = Txn::new();
+        let mapped = match self.map_frames(&mut txn, task.pid(), base, &[(f, &frame)], frame_prot(f, rights))
+        {
+            Ok(mut v) => v.pop(),
+            Err(_) => {
+                txn.rollback(&mut self.kernel, &mut self.state.procs);
+                None
+            }
+        };
+        let m = mapped.ok_or(FaultReason::RepairFailed)?;
+        if let Some(att) = self.state.objects.get_mut(&id).map(|o| &mut o.attachments[a]) {
+            att.maps[f] = Some(m);
+            att.pending.remove(&f);
+        }
+        Ok(())
     }
 }

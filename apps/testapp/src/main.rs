@@ -7,7 +7,9 @@
 #![no_main]
 
 mod hostile;
+mod recovery;
 mod shm;
+mod soak;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use libshm::client;
@@ -37,7 +39,7 @@ fn main(info: &ProcessInfo) -> i32 {
         supervisor::report(value);
         return 0;
     }
-    if let Some(outcome) = shm::run(info) {
+    if let Some(outcome) = shm::run(info).or_else(|| soak::run(info)).or_else(|| recovery::run(info)) {
         if let Err(what) = outcome {
             sel4::debug_println!("testapp pid {} ({}): failed: {what}", info.pid, info.name());
         }

@@ -140,6 +140,12 @@ fn request() -> impl Strategy<Value = Request> {
         (task(), proptest::option::of(some_name()))
             .prop_map(|(task, alias)| Request::RegisterProcess { task, alias }),
         task().prop_map(|task| Request::UnregisterProcess { task }),
+        (object(), prot()).prop_map(|(object, prot)| Request::AttachLazy { object, prot }),
+        (task(), addr(), any::<bool>()).prop_map(|(task, addr, write)| Request::ResolveFault {
+            task,
+            addr,
+            write
+        }),
     ]
 }
 

@@ -564,3 +564,52 @@ fn large_page_policy() {
     assert_eq!(sizes(3 * MIB, 6 * MIB).len(), 256 + 1);
     assert_eq!(LARGE_PAGE_SIZE, 2 * MIB);
 }
+
+/// A lazy attach maps the header only; the supervisor's `ResolveFault`
+/// maps each other page on first touch, with the attachment's rights and
+/// the data intact; pages removed by `munmap_peer` or a shrink stay
+/// unrepaired.
+#[test]
+fn lazy_attach_maps_on_first_touch() {
+    const C: Pid = 4;
+    let (mut w, o) = peers();
+    grow(&mut w, A, o.id, 3 * MIB).unwrap();
+    w.write(OWNER, o.base + PAGE, 11).unwrap();
+    w.write(OWNER, o.base + 2 * MIB + 8, 12).unwrap();
+    w.spawn(C, None);
+    let lazy = Request::AttachLazy { object: o.id, prot: Prot::Read };
+    assert!(matches!(w.req(C, lazy), Ok(Reply::Attached { .. })));
+    assert_eq!(w.s.kernel().window_pages(w.vspaces[&C]).len(), 1);
+    assert_eq!(w.read(C, o.base + PAGE), Err(Fault::NotMapped));
+    let tc = w.tasks[&C];
+    let sup = Badge::Supervisor.encode();
+    let resolve = |w: &mut World, addr, write| {
+        let r = w.raw(sup, Request::ResolveFault { task: tc, addr, write }, None);
+        w.check();
+        r
+    };
+    assert_eq!(resolve(&mut w, o.base + PAGE + 8, false), Ok(Reply::Done));
+    assert_eq!(w.read(C, o.base + PAGE), Ok(11));
+    assert_eq!(resolve(&mut w, o.base + 2 * MIB + 8, false), Ok(Reply::Done));
+    assert_eq!(w.read(C, o.base + 2 * MIB + 8), Ok(12));
+    // Read-only rights: the repaired page is read-only, a write is refused.
+    assert_eq!(resolve(&mut w, o.base + PAGE, true), Ok(Reply::Unrepaired(FaultReason::AccessViolation)));
+    // A pending page taken by munmap_peer, or cut by a shrink, is not given back.
+    let un = Request::MunmapPeer { target: Target::Pid(C), addr: o.base + 2 * PAGE, len: PAGE };
+    w.req(OWNER, un).unwrap();
+    assert_eq!(resolve(&mut w, o.base + 2 * PAGE, false), Ok(Reply::Unrepaired(FaultReason::NotMapped)));
+    w.req(OWNER, Request::Shrink { object: o.id, new_size: 2 * PAGE }).unwrap();
+    assert_eq!(resolve(&mut w, o.base + 3 * PAGE, false), Ok(Reply::Unrepaired(FaultReason::OutsideObject)));
+    // A grow maps its new pages into a lazy attachment at once, like any other.
+    grow(&mut w, OWNER, o.id, 5 * PAGE).unwrap();
+    w.write(OWNER, o.base + 4 * PAGE, 13).unwrap();
+    assert_eq!(w.read(C, o.base + 4 * PAGE), Ok(13));
+    // Only the supervisor may ask; the decoder is strict about `write`.
+    let r = w.req(C, Request::ResolveFault { task: tc, addr: o.base, write: false });
+    assert_eq!(r, Err(Error::NotSupervisor));
+    let mut words = [0; MSG_MAX_WORDS];
+    let (label, len) = Request::ResolveFault { task: tc, addr: o.base, write: true }.encode(&mut words);
+    words[len - 1] = 2;
+    assert_eq!(Request::decode(label, &words[..len]), Err(Error::BadValue));
+    w.kill(C);
+}
