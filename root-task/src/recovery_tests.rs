@@ -13,7 +13,7 @@ use runtime::testapp::*;
 use sel4::{debug_println, FaultType};
 
 /// The recovery tests.
-pub const TESTS: [Test; 5] = [
+pub const TESTS: [Test; 6] = [
     ("a lazily attached peer's first touches are repaired by the memory manager, unseen", lazy_repair),
     (
         "a crashed app restarts, reattaches and finds mappings, root and data; the header drops the dead",
@@ -22,6 +22,7 @@ pub const TESTS: [Test; 5] = [
     ("a client at its quota is refused more while another client still grows", quota),
     ("an app killed mid-request leaves no half-made mapping; the header and memory add up", kill_mid_request),
     ("dead, stopped and spinning peers change nothing: grow, shrink and mmap_peer complete", stuck_peers),
+    ("a process spawned during a grow sees the new pages on first touch", spawned_during_grow),
 ];
 
 /// Most processes one test runs.
@@ -251,5 +252,21 @@ fn stuck_peers(env: &mut Env) -> Check {
             "  stuck peers: one dead, one stopped, one spinning; grow, shrink, mmap_peer all seen"
         );
         Ok(())
+    })
+}
+
+/// The owner grows a page at a time; the supervisor starts a latecomer
+/// after the first grow, which touches each newest page while the growing
+/// goes on: no touch may fault (the grow mapped it before returning), and
+/// no repair is needed either.
+fn spawned_during_grow(env: &mut Env) -> Check {
+    isolated(env, |env, m| {
+        let before = env.sup.repairs();
+        let owner = m.spawn(env, "rec-late-owner", LATE_OWNER, 0)?;
+        expect_report(env, m, owner, READY, "the owner starts growing")?;
+        let late = m.spawn(env, "rec-latecomer", LATECOMER, 0)?;
+        all_pass(env, m, &[owner, late])?;
+        debug_println!("  spawned during a grow: every new page mapped before its first touch");
+        ensure(env.sup.repairs() == before, "nothing needed repair")
     })
 }

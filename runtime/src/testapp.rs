@@ -474,3 +474,25 @@ pub const STUCK_DEAD: u64 = 0;
 pub const STUCK_STOPPED: u64 = 1;
 /// A stuck peer that spins at the apps' priority and never calls again.
 pub const STUCK_SPINNER: u64 = 2;
+
+/// Creates [`LATE_OBJECT`], reports [`READY`] after its first grow and
+/// keeps growing it a page at a time up to [`LATE_PAGES`] pages, writing
+/// [`late_value`] into each new page; then raises [`LATE_GROWN_AT`] and
+/// waits for [`LATE_DONE_AT`].
+pub const LATE_OWNER: u64 = 71;
+/// Spawned while the owner grows: attaches, and while the growing goes on
+/// touches the newest page the header names, which must be mapped already;
+/// at the end every page must hold its value.
+pub const LATECOMER: u64 = 72;
+/// The object of the spawned-during-a-grow test.
+pub const LATE_OBJECT: &str = "rec-late";
+/// How many pages it ends with.
+pub const LATE_PAGES: u64 = 48;
+/// The owner has finished growing (a flag word).
+pub const LATE_GROWN_AT: u64 = PAGE;
+/// The latecomer has checked every page (a flag word).
+pub const LATE_DONE_AT: u64 = PAGE + 8;
+/// The word the owner writes at the start of page `n` (from page 2 on).
+pub const fn late_value(page: u64) -> u64 {
+    0x6c61_7465_0000_0000 | page
+}

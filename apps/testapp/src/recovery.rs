@@ -32,6 +32,8 @@ pub fn run(info: &ProcessInfo) -> Option<Outcome> {
         STUCK_OWNER => stuck_owner(),
         STUCK_PEER => stuck_peer(param(info.arg)),
         STUCK_WATCHER => stuck_watcher(info),
+        LATE_OWNER => late_owner(),
+        LATECOMER => latecomer(),
         _ => return None,
     })
 }
@@ -321,5 +323,49 @@ fn stuck_watcher(info: &ProcessInfo) -> Outcome {
         ack(&obj, 3);
         Ok(())
     })();
+    leave(obj, outcome)
+}
+
+/// Grows a page at a time with a latecomer arriving part-way: every grow
+/// maps into whoever is attached when it runs, so nothing is ever missing.
+fn late_owner() -> Outcome {
+    let mut obj = expect(
+        SharedObject::create(LATE_OBJECT, Mode::Peer, 2 * PAGE_SIZE, LATE_PAGES * PAGE_SIZE, Prot::ReadWrite),
+        "create the late object",
+    )?;
+    for page in 2..LATE_PAGES {
+        expect(obj.grow((page + 1) * PAGE_SIZE), "grow by a page")?;
+        obj.store(page * PAGE_SIZE, late_value(page));
+        if page == 2 {
+            supervisor::report(READY);
+        }
+        sel4::yield_now();
+    }
+    obj.store_release(LATE_GROWN_AT, 1);
+    let seen = check(poll(|| obj.load_acquire(LATE_DONE_AT) == 1), "the latecomer checks every page");
+    finish(obj, seen, |_| Ok(()))
+}
+
+/// Attaches while the owner grows; each newest page the header names is
+/// already mapped here (a fault would end this process), and in the end
+/// every page holds its value.
+fn latecomer() -> Outcome {
+    let mut obj = expect(SharedObject::open(LATE_OBJECT, Prot::ReadWrite), "attach while it grows")?;
+    // Otherwise this test would not be about a grow in progress.
+    let early = check(obj.load_acquire(LATE_GROWN_AT) == 0, "attached before the growing ends");
+    let grown = poll(|| {
+        let pages = obj.sync_size() / PAGE_SIZE;
+        let newest = obj.load((pages - 1) * PAGE_SIZE);
+        // The owner writes a page right after growing into it: zero or its value.
+        newest == 0 || newest == late_value(pages - 1)
+    } && obj.load_acquire(LATE_GROWN_AT) == 1);
+    let outcome = early.and(check(grown, "the owner finishes growing")).and_then(|()| {
+        check(obj.sync_size() == LATE_PAGES * PAGE_SIZE, "the header names the final size")?;
+        check(
+            (2..LATE_PAGES).all(|page| obj.load(page * PAGE_SIZE) == late_value(page)),
+            "every page holds its value",
+        )
+    });
+    obj.store_release(LATE_DONE_AT, 1);
     leave(obj, outcome)
 }
