@@ -6,6 +6,7 @@
 //! The hostile client expects one exact error per request: a request that
 //! succeeds, or fails for another reason, ends the attack and reports 0.
 
+use crate::rng::Rng;
 use libshm::client;
 use libshm::layout::{
     IMAGE_BASE, MAX_OBJECTS, MAX_OBJECT_SIZE, MEMORY_MANAGER_SLOT, PAGE_SIZE, PROCESS_QUOTA_BYTES,
@@ -558,21 +559,13 @@ fn messages(a: &mut Attack, own: &ObjectInfo) -> Outcome {
     )
 }
 
-/// xorshift64: enough randomness for garbage, with no dependency.
-struct Rng(u64);
+/// The garbage a hostile client sends, from the shared deterministic source.
+trait Garbage {
+    fn word(&mut self) -> u64;
+    fn label(&mut self) -> u64;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
+impl Garbage for Rng {
     /// A word from the kinds decoders look at: small values, page
     /// multiples, printable name bytes, anything.
     fn word(&mut self) -> u64 {

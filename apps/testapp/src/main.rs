@@ -8,6 +8,7 @@
 
 mod hostile;
 mod recovery;
+mod rng;
 mod shm;
 mod soak;
 

@@ -10,6 +10,7 @@
 //! one writer or verifier at a time. The lock holder reads the size the
 //! previous holder published, so nobody touches a page a shrink removed.
 
+use crate::rng::Rng;
 use crate::shm::{check, expect, poll, Outcome};
 use core::sync::atomic::{AtomicU64, Ordering};
 use libshm::client;
@@ -56,22 +57,6 @@ const DRAWN: [Kind; 8] = [
 /// Tries of an attach that loses races (the object destroyed or created by
 /// a peer between our requests).
 const ATTACH_TRIES: u32 = 4;
-
-/// xorshift64: deterministic, so a failing seed replays the same requests.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Runs the soak behaviour `arg` selects, if it is one.
 pub fn run(info: &ProcessInfo) -> Option<Outcome> {
