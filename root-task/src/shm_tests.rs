@@ -160,10 +160,21 @@ fn owner(
 /// in the header and every value, with no message between them. Peers
 /// attach read-only, so the new pages reach them with their own rights.
 fn grow_seen_by_peers(env: &mut Env) -> Check {
+    owner_and_peers(env, ("shm-grower", GROW_OWNER), ("shm-grow-peer", GROW_PEER), GROW_PEERS)
+}
+
+/// An owner that reports `READY`, then `peers` copies of one peer, all of
+/// which must pass.
+fn owner_and_peers(
+    env: &mut Env,
+    owner_spec: (&'static str, u64),
+    peer: (&'static str, u64),
+    peers: u16,
+) -> Check {
     isolated(env, |env, scene| {
-        owner(env, scene, "shm-grower", GROW_OWNER, |v| v == READY)?;
-        for _ in 0..GROW_PEERS {
-            scene.spawn(env, "shm-grow-peer", GROW_PEER, Ending::Pass)?;
+        owner(env, scene, owner_spec.0, owner_spec.1, |v| v == READY)?;
+        for _ in 0..peers {
+            scene.spawn(env, peer.0, peer.1, Ending::Pass)?;
         }
         scene.finish(env)
     })
@@ -182,13 +193,7 @@ fn grow_keeps_data(env: &mut Env) -> Check {
 /// 1000 nodes by absolute address; 4 read-only walkers follow the links from
 /// the root and find every node and the pool count.
 fn list_spans_pools(env: &mut Env) -> Check {
-    isolated(env, |env, scene| {
-        owner(env, scene, "shm-list-builder", LIST_BUILDER, |v| v == READY)?;
-        for _ in 0..LIST_WALKERS {
-            scene.spawn(env, "shm-list-walker", LIST_WALKER, Ending::Pass)?;
-        }
-        scene.finish(env)
-    })
+    owner_and_peers(env, ("shm-list-builder", LIST_BUILDER), ("shm-list-walker", LIST_WALKER), LIST_WALKERS)
 }
 
 /// (c) Two processes that never attach get a page mapped by the owner: one
