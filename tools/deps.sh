@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Make sure the Debian packages that the kernel build and QEMU runs need are
-# installed; install the missing ones when run as root. Does nothing (and
-# touches no network) when everything is already there.
+# Make sure everything the build and the QEMU runs need is installed: the
+# pinned Rust toolchain with its targets (tools/toolchain.sh, by rustup), then
+# the Debian packages (installed when run as root). Does nothing (and touches
+# no network) when everything is already there.
 #
 #   tools/deps.sh          check, install if root
 #   tools/deps.sh --check  check only; exit 1 if something is missing
 #   DEPS_DRY_RUN=1 tools/deps.sh   print the apt-get commands instead
 set -euo pipefail
+
+"$(dirname "${BASH_SOURCE[0]}")/toolchain.sh" "$@"
 
 PACKAGES=(make gcc binutils gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
     libxml2-utils python3 python3-ply python3-tempita python3-six
