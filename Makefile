@@ -37,13 +37,13 @@ define image
 	cp target/$(call TRIPLE,$(1))/release/root-task $(IMAGES)/$(1)/$(2).elf
 endef
 
-.PHONY: run test test-host lint test-target-x86_64 test-target-aarch64 bench
+.PHONY: run test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
 
 run: kernel
 	$(call image,$(ARCH),demo,)
 	$(call qemu-simulate,$(IMAGES)/$(ARCH)/demo.elf)
 
-test: test-host lint test-target-x86_64 test-target-aarch64
+test: test-host lint doc doc-test test-target-x86_64 test-target-aarch64
 	@echo "make test: all suites passed"
 
 # Host-side unit and property tests. The sel4 crate's generator reads the
@@ -57,6 +57,21 @@ lint: kernels
 	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p sel4 -p libshm -p runtime $(addprefix -p ,$(PROGRAMS) root-task) --all-features -- -D warnings &&) true
 	# The benchmark's root task (with both features the suite is built instead).
 	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p root-task --features bench -- -D warnings &&) true
+
+# The rustdoc an app author reads, as built for the bare-metal targets (where
+# libshm's seL4-only API exists), in target/<triple>/doc/. Any rustdoc warning
+# (a broken link, a bad code block) fails it.
+DOC_CRATES := sel4 libshm runtime vmm-server
+doc: kernels
+	$(foreach a,$(QEMU_ARCHES),RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --target $(call TRIPLE,$(a)) $(addprefix -p ,$(DOC_CRATES)) &&) true
+	@echo "make doc: open target/x86_64-unknown-none/doc/libshm/index.html"
+
+# The seL4-only doc examples are whole programs: compiled (not run, they need
+# the running system) for both targets. The filters select the files whose
+# examples exist only on seL4; the rest run on the host in test-host.
+TARGET_DOC_EXAMPLES := libshm/src/shm.rs libshm/src/mapped.rs runtime/src sel4/src
+doc-test: kernels
+	$(foreach a,$(QEMU_ARCHES),cargo test --doc --target $(call TRIPLE,$(a)) -p libshm -p runtime -p sel4 -- $(TARGET_DOC_EXAMPLES) &&) true
 
 $(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernels
 	$(call image,$*,suite,suite)

@@ -1,4 +1,4 @@
-//! The header in an object's first page (patent [42]): written only by the
+//! The header in an object's first page (patent ¶42): written only by the
 //! memory manager, mapped read-only into every attached process.
 //!
 //! Byte layout (little endian, offsets in bytes):
@@ -199,7 +199,7 @@ pub struct Header {
     pub size: u64,
     /// Largest size.
     pub max_size: u64,
-    /// Offset of the data structure's root (patent [19], [49]).
+    /// Offset of the data structure's root (patent ¶19, ¶49).
     pub root: u64,
     count: usize,
     entries: [Option<Attached>; MAX_ATTACHMENTS],

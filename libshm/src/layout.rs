@@ -5,7 +5,7 @@
 //! the memory manager alone. Nothing else (image, stack, heap, IPC buffer)
 //! may be placed in it, so a peer's own mappings can never collide with a
 //! shared object, and an object mapped at one address in the window is at that
-//! address in every process (patent [12]: pointers stored in shared memory are
+//! address in every process (patent ¶12: pointers stored in shared memory are
 //! valid everywhere).
 //!
 //! The window lies at 1 GiB..3 GiB: below 4 GiB because seL4 5.0's x86

@@ -27,10 +27,16 @@ use core::mem::{align_of, size_of};
 /// fields without padding, a program may implement it (that is its own
 /// `unsafe`); arrays of words need none.
 ///
-/// ```ignore
-/// // On seL4 only (the `shm` module does not exist on a host).
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+/// # fn example() -> Result<(), libshm::protocol::Error> {
+/// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
 /// use libshm::shm::{Plain, SharedPtr};
 /// fn first<T: Plain>(p: SharedPtr<[T; 4]>) -> T { p.read()[0] }
+/// # Ok(()) }
 /// ```
 ///
 /// # Safety

@@ -1,6 +1,6 @@
 //! A block allocator that lives inside a shared object, addressed by
 //! offsets, and grows the object by a whole pool when it runs out
-//! (patent [12]: pools linked together, structures spanning pools).
+//! (patent ¶12: pools linked together, structures spanning pools).
 //!
 //! All of its state is in the object's memory, so every attached process can
 //! open the same pool and follow the same offsets; the handle [`Pool`] holds

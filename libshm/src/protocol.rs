@@ -410,7 +410,7 @@ impl Prot {
     }
 }
 
-/// How the processes attached to an object relate (patent [10], [11]).
+/// How the processes attached to an object relate (patent ¶10, ¶11).
 ///
 /// ```
 /// use libshm::protocol::Mode;
@@ -516,7 +516,7 @@ impl MapFlags {
 }
 
 /// The process a peer operation is for: the patent's `pid_t pid`, which may
-/// also be an alias ([40], [44]).
+/// also be an alias (patent ¶40, ¶44).
 ///
 /// On the wire: a tag word (0 pid, 1 exact task, 2 alias) and [`NAME_WORDS`]
 /// value words (the pid or task id in the first, the rest zero; or the name).
@@ -1105,7 +1105,7 @@ pub enum Reply {
         base: u64,
         /// Its current size.
         size: u64,
-        /// The root offset (patent [19], [49]).
+        /// The root offset (patent ¶19, ¶49).
         root: u64,
     },
     /// `MmapPeer`: the address mapped.

@@ -15,12 +15,19 @@
 //! shared window. A page another process removed (shrink, `munmap_peer`)
 //! faults on touch: the supervisor is told the address and ends the process.
 //!
-//! The examples here are `ignore`d: this module exists only when built for
-//! seL4 (`target_os = "none"`) and needs a running memory manager; the
-//! on-target suite (`root-task/src/shm_tests.rs` driving `apps/testapp`)
-//! makes the same calls.
+//! This module exists only when built for seL4 (`target_os = "none"`). Its
+//! examples are whole programs (hidden lines give each the `runtime` entry
+//! point) that `make doc-test` compiles for both bare-metal targets; they
+//! are not run, since they need a running memory manager. The on-target
+//! suite makes the same calls for real.
 //!
-//! ```ignore
+//! ```no_run
+//! # #![no_std]
+//! # #![no_main]
+//! # runtime::entry!(main);
+//! # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+//! # fn example() -> Result<(), libshm::protocol::Error> {
+//! # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
 //! use libshm::protocol::{Mode, Prot};
 //! use libshm::shm::SharedObject;
 //! let mut table = SharedObject::create("table", Mode::Peer, 2 * 4096, 1 << 20, Prot::ReadWrite)?;
@@ -28,6 +35,7 @@
 //! table.grow(4 * 4096)?; // every attached peer has 4 pages mapped now
 //! table.store(3 * 4096, 7);
 //! table.destroy()?;
+//! # Ok(()) }
 //! ```
 
 use core::fmt;
@@ -94,12 +102,18 @@ fn stat(object: ObjectId) -> Result<ObjectStat, Error> {
 /// it could attach with. `prot` may not exceed what the target holds or the
 /// caller may grant ([`Error::RightsExceeded`]).
 ///
-/// ```ignore
-/// // On seL4 only (see the module docs).
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+/// # fn example() -> Result<(), libshm::protocol::Error> {
+/// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
 /// use libshm::protocol::{MapFlags, Name, Prot, Target};
 /// let viewer = Target::Alias(Name::new("viewer")?);
 /// let addr = libshm::shm::mmap_peer(viewer, 0, 4096, Prot::Read, MapFlags::SHARED, table.id(), 4096)?;
 /// assert_eq!(addr, table.base() + 4096);
+/// # Ok(()) }
 /// ```
 pub fn mmap_peer(
     pid: Target,
@@ -122,10 +136,16 @@ pub fn mmap_peer(
 /// there faults. The caller may always unmap from itself; from others as
 /// for [`mmap_peer`].
 ///
-/// ```ignore
-/// // On seL4 only (see the module docs).
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+/// # fn example() -> Result<(), libshm::protocol::Error> {
+/// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
 /// use libshm::protocol::Target;
 /// libshm::shm::munmap_peer(Target::Pid(7), table.base() + 4096, 4096)?;
+/// # Ok(()) }
 /// ```
 pub fn munmap_peer(pid: Target, addr: u64, len: u64) -> Result<(), Error> {
     request_done(Request::MunmapPeer { target: pid, addr, len })
@@ -137,11 +157,17 @@ pub fn munmap_peer(pid: Target, addr: u64, len: u64) -> Result<(), Error> {
 /// Dropping the handle leaves the process attached (the mappings stay until
 /// [`SharedObject::detach`] or the process ends).
 ///
-/// ```ignore
-/// // On seL4 only (see the module docs).
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+/// # fn example() -> Result<(), libshm::protocol::Error> {
+/// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
 /// use libshm::protocol::Prot;
 /// let table = libshm::shm::SharedObject::open("table", Prot::Read)?;
 /// let first = table.load(table.root()?);
+/// # Ok(()) }
 /// ```
 pub struct SharedObject {
     id: ObjectId,
@@ -166,10 +192,16 @@ impl SharedObject {
     /// [`Prot::ReadWrite`] in [`Mode::Peer`]). If the attach fails the object
     /// is destroyed again.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// use libshm::protocol::{Mode, Prot};
     /// let t = libshm::shm::SharedObject::create("t", Mode::ClientServer, 8192, 1 << 20, Prot::Read)?;
+    /// # Ok(()) }
     /// ```
     pub fn create(
         name: &str,
@@ -191,9 +223,15 @@ impl SharedObject {
     /// The handle knows the object's address and current size;
     /// [`SharedObject::root`] gives where its data structure starts.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// let t = libshm::shm::SharedObject::open("t", libshm::protocol::Prot::ReadWrite)?;
+    /// # Ok(()) }
     /// ```
     pub fn open(name: &str, prot: Prot) -> Result<SharedObject, Error> {
         let info = request_object(Request::Open { name: Name::new(name)? })?;
@@ -204,9 +242,15 @@ impl SharedObject {
     /// every other page is mapped by the memory manager on first touch (the
     /// supervisor forwards the fault), with no message to this process.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// let t = libshm::shm::SharedObject::open_lazy("t", libshm::protocol::Prot::Read)?;
+    /// # Ok(()) }
     /// ```
     pub fn open_lazy(name: &str, prot: Prot) -> Result<SharedObject, Error> {
         let info = request_object(Request::Open { name: Name::new(name)? })?;
@@ -220,9 +264,15 @@ impl SharedObject {
     /// mapper chose (and the header page) are mapped; touching another page
     /// of the object faults.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// let t = libshm::shm::SharedObject::adopt("t")?;
+    /// # Ok(()) }
     /// ```
     pub fn adopt(name: &str) -> Result<SharedObject, Error> {
         let info = request_object(Request::Open { name: Name::new(name)? })?;
@@ -257,9 +307,17 @@ impl SharedObject {
 
     /// The object's id (the patent's `fd`).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # use libshm::protocol::{MapFlags, Prot, Target};
+    /// # let (target, prot, flags) = (Target::Pid(7), Prot::Read, MapFlags::SHARED);
     /// let addr = libshm::shm::mmap_peer(target, 0, 4096, prot, flags, table.id(), 4096)?;
+    /// # Ok(()) }
     /// ```
     pub fn id(&self) -> ObjectId {
         self.id
@@ -267,9 +325,15 @@ impl SharedObject {
 
     /// Its address, the same in every attached process.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// assert!(libshm::layout::in_window(table.base(), table.size()));
+    /// # Ok(()) }
     /// ```
     pub fn base(&self) -> u64 {
         self.base
@@ -279,9 +343,15 @@ impl SharedObject {
     /// knew it: from the attach, this process's grows and shrinks, or
     /// [`SharedObject::refresh`] / [`SharedObject::sync_size`].
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// let pages = table.size() / libshm::layout::PAGE_SIZE;
+    /// # Ok(()) }
     /// ```
     pub fn size(&self) -> u64 {
         self.size
@@ -289,9 +359,15 @@ impl SharedObject {
 
     /// The largest size it may grow to.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// assert!(table.size() <= table.max_size());
+    /// # Ok(()) }
     /// ```
     pub fn max_size(&self) -> u64 {
         self.max_size
@@ -299,9 +375,15 @@ impl SharedObject {
 
     /// Peer or client-server.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// assert_eq!(table.mode(), libshm::protocol::Mode::Peer);
+    /// # Ok(()) }
     /// ```
     pub fn mode(&self) -> Mode {
         self.mode
@@ -309,9 +391,15 @@ impl SharedObject {
 
     /// This process's rights to it.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// if table.prot().writable() { table.store(4096, 1) }
+    /// # Ok(()) }
     /// ```
     pub fn prot(&self) -> Prot {
         self.prot
@@ -320,9 +408,15 @@ impl SharedObject {
     /// Asks the memory manager for the current size (`Stat`), remembers and
     /// returns it.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// let size = table.refresh()?;
+    /// # Ok(()) }
     /// ```
     pub fn refresh(&mut self) -> Result<u64, Error> {
         self.size = self.stat()?.info.size;
@@ -332,9 +426,15 @@ impl SharedObject {
     /// The memory manager's description of the object (`Stat`): geometry,
     /// root, how many are attached, this process's rights, the owner.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// let owner = table.stat()?.owner;
+    /// # Ok(()) }
     /// ```
     pub fn stat(&self) -> Result<ObjectStat, Error> {
         stat(self.id)
@@ -344,9 +444,16 @@ impl SharedObject {
     /// (the server writes it there once every attached process has the new
     /// pages mapped), remembers and returns it.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs): a peer sees another's grow.
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// let old = table.size();
     /// if table.sync_size() > old { let v = table.load(old); }
+    /// # Ok(()) }
     /// ```
     pub fn sync_size(&mut self) -> u64 {
         self.size = mapped::read(self.base + SIZE_OFFSET);
@@ -356,9 +463,15 @@ impl SharedObject {
     /// How many processes are attached now, from the header page (no
     /// message).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
-    /// while table.attached_count() < 3 { sel4::yield_now() }
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// while table.attached_count() < 3 { /* wait for the readers */ }
+    /// # Ok(()) }
     /// ```
     pub fn attached_count(&self) -> u16 {
         attached_in_word(mapped::read(self.base + COUNTS_WORD_OFFSET))
@@ -368,9 +481,17 @@ impl SharedObject {
     /// it while it is being copied here, so a decode error or a mix of two
     /// states is possible while the object changes: read again then.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
-    /// for a in table.header()?.attached() { /* a.task, a.alias, a.rights */ }
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// if let Ok(header) = table.header() {
+    ///     for a in header.attached() { /* a.task, a.alias, a.rights */ }
+    /// }
+    /// # Ok(()) }
     /// ```
     pub fn header(&self) -> Result<Header, HeaderError> {
         const WORDS: usize = HEADER_BYTES / size_of::<u64>();
@@ -387,9 +508,15 @@ impl SharedObject {
     /// process. Returns the new size. In client-server mode only the owner
     /// may ([`Error::NotOwner`]).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// table.grow(table.size() + 4096)?;
+    /// # Ok(()) }
     /// ```
     pub fn grow(&mut self, new_size: u64) -> Result<u64, Error> {
         self.size = request_size(Request::Grow { object: self.id, new_size })?;
@@ -400,9 +527,15 @@ impl SharedObject {
     /// header page); the cut pages leave every attached process at once.
     /// Returns the new size. In client-server mode only the owner may.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// table.shrink(2 * 4096)?;
+    /// # Ok(()) }
     /// ```
     pub fn shrink(&mut self, new_size: u64) -> Result<u64, Error> {
         self.size = request_size(Request::Shrink { object: self.id, new_size })?;
@@ -412,9 +545,16 @@ impl SharedObject {
     /// Records `offset` as where the object's data structure starts
     /// (patent \[19\], \[49\]): every process that attaches later learns it.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # let head = libshm::shm::SharedPtr::<[u64; 2]>::from_offset(&table, 4096);
     /// table.set_root(head.offset_in(&table).unwrap())?;
+    /// # Ok(()) }
     /// ```
     pub fn set_root(&self, offset: u64) -> Result<(), Error> {
         request_done(Request::SetRoot { object: self.id, offset })
@@ -422,9 +562,16 @@ impl SharedObject {
 
     /// The offset of the data structure's root (0 until someone sets it).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// use libshm::shm::SharedPtr;
     /// let head: SharedPtr<[u64; 2]> = SharedPtr::from_offset(&table, table.root()?);
+    /// # Ok(()) }
     /// ```
     pub fn root(&self) -> Result<u64, Error> {
         match request(Request::GetRoot { object: self.id })? {
@@ -455,9 +602,15 @@ impl SharedObject {
     /// If `offset` is not 8-aligned or the word is not inside
     /// [`SharedObject::size`]. A page another process removed faults.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// let v = table.load(4096);
+    /// # Ok(()) }
     /// ```
     pub fn load(&self, offset: u64) -> u64 {
         match self.word_addr(offset) {
@@ -472,9 +625,15 @@ impl SharedObject {
     /// As [`SharedObject::load`], and for a store into the header page
     /// (the server's alone) or an object this process may only read.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// table.store(4096, 42);
+    /// # Ok(()) }
     /// ```
     pub fn store(&self, offset: u64, value: u64) {
         match self.writable_word_addr(offset) {
@@ -487,9 +646,16 @@ impl SharedObject {
     /// stored before its [`SharedObject::store_release`] of this word is
     /// visible after it.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # const FLAG: u64 = 4096; const DATA: u64 = 4104; const READY: u64 = 1;
     /// if table.load_acquire(FLAG) == READY { let v = table.load(DATA); }
+    /// # Ok(()) }
     /// ```
     pub fn load_acquire(&self, offset: u64) -> u64 {
         let value = self.load(offset);
@@ -501,10 +667,17 @@ impl SharedObject {
     /// before it to a peer that reads this word with
     /// [`SharedObject::load_acquire`].
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # const FLAG: u64 = 4096; const DATA: u64 = 4104; const READY: u64 = 1;
     /// table.store(DATA, 7);
     /// table.store_release(FLAG, READY);
+    /// # Ok(()) }
     /// ```
     pub fn store_release(&self, offset: u64, value: u64) {
         fence(Ordering::Release);
@@ -513,9 +686,15 @@ impl SharedObject {
 
     /// A typed pointer to `offset` in this object: [`SharedPtr::from_offset`].
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// let counter = table.ptr::<u64>(4096);
+    /// # Ok(()) }
     /// ```
     pub fn ptr<T>(&self, offset: u64) -> SharedPtr<T> {
         SharedPtr::from_offset(self, offset)
@@ -524,9 +703,15 @@ impl SharedObject {
     /// Detaches this process: every page of the object leaves its address
     /// space.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// table.detach()?;
+    /// # Ok(()) }
     /// ```
     pub fn detach(self) -> Result<(), Error> {
         request_done(Request::Detach { object: self.id })
@@ -536,9 +721,15 @@ impl SharedObject {
     /// no other process may be attached to ([`Error::ObjectBusy`]); this
     /// process is detached first. Its memory goes back to the server.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// table.destroy()?;
+    /// # Ok(()) }
     /// ```
     pub fn destroy(self) -> Result<(), Error> {
         request_done(Request::Destroy { object: self.id })
@@ -550,12 +741,18 @@ impl SharedObject {
 /// are checked against the size this handle knows: if other processes grow
 /// the object too, call [`SharedObject::sync_size`] first.
 ///
-/// ```ignore
-/// // On seL4 only (see the module docs).
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+/// # fn example() -> Result<(), libshm::protocol::Error> {
+/// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
 /// use libshm::pool::{Pool, SharedMemory};
-/// let pool = Pool::create(&mut table, 4096, 16, 4096)?;
-/// let node = pool.alloc(&mut table)?;
+/// let pool = Pool::create(&mut table, 4096, 16, 4096).expect("room for the pool");
+/// let node = pool.alloc(&mut table).expect("a free block");
 /// table.store(node, 1);
+/// # Ok(()) }
 /// ```
 impl SharedMemory for SharedObject {
     fn size(&self) -> u64 {
@@ -591,12 +788,18 @@ impl SharedMemory for SharedObject {
 /// [`SharedObject::store_release`] / [`SharedObject::load_acquire`] on a
 /// flag to publish).
 ///
-/// ```ignore
-/// // On seL4 only (see the module docs).
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+/// # fn example() -> Result<(), libshm::protocol::Error> {
+/// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
 /// use libshm::shm::SharedPtr;
 /// let node: SharedPtr<[u64; 2]> = table.ptr(4096);
 /// node.write([42, SharedPtr::<[u64; 2]>::null().addr()]);
 /// assert_eq!(node.read()[0], 42);
+/// # Ok(()) }
 /// ```
 #[repr(transparent)]
 pub struct SharedPtr<T> {
@@ -631,9 +834,15 @@ impl<T> fmt::Debug for SharedPtr<T> {
 impl<T> SharedPtr<T> {
     /// The null pointer (address 0, outside the window: an access panics).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// assert!(libshm::shm::SharedPtr::<u64>::null().is_null());
+    /// # Ok(()) }
     /// ```
     pub const fn null() -> Self {
         SharedPtr::from_addr(0)
@@ -641,9 +850,17 @@ impl<T> SharedPtr<T> {
 
     /// Whether it is null.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # use libshm::shm::SharedPtr;
+    /// # let mut node = libshm::shm::SharedPtr::<[u64; 2]>::from_offset(&table, table.root()?);
     /// while !node.is_null() { node = SharedPtr::from_addr(node.read()[1]); }
+    /// # Ok(()) }
     /// ```
     pub const fn is_null(self) -> bool {
         self.addr == 0
@@ -651,9 +868,15 @@ impl<T> SharedPtr<T> {
 
     /// The absolute address.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
     /// assert_eq!(table.ptr::<u64>(4096).addr(), table.base() + 4096);
+    /// # Ok(()) }
     /// ```
     pub const fn addr(self) -> u64 {
         self.addr
@@ -661,9 +884,17 @@ impl<T> SharedPtr<T> {
 
     /// A pointer to `addr` (checked at each access, not here).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # use libshm::shm::SharedPtr;
+    /// # let mut node = libshm::shm::SharedPtr::<[u64; 2]>::from_offset(&table, table.root()?);
     /// let next = SharedPtr::<[u64; 2]>::from_addr(node.read()[1]);
+    /// # Ok(()) }
     /// ```
     pub const fn from_addr(addr: u64) -> Self {
         SharedPtr { addr, _points_to: PhantomData }
@@ -674,9 +905,16 @@ impl<T> SharedPtr<T> {
     /// # Panics
     /// If a `T` at `offset` would reach past the size `object` knows.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// use libshm::shm::SharedPtr;
     /// let head = SharedPtr::<[u64; 2]>::from_offset(&table, table.root()?);
+    /// # Ok(()) }
     /// ```
     pub fn from_offset(object: &SharedObject, offset: u64) -> Self {
         let fits = offset.checked_add(size_of::<T>() as u64).is_some_and(|end| end <= object.size);
@@ -686,9 +924,16 @@ impl<T> SharedPtr<T> {
 
     /// Its offset in `object`, if it points inside it.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # let head = libshm::shm::SharedPtr::<[u64; 2]>::from_offset(&table, 4096);
     /// table.set_root(head.offset_in(&table).unwrap())?;
+    /// # Ok(()) }
     /// ```
     pub fn offset_in(self, object: &SharedObject) -> Option<u64> {
         self.addr.checked_sub(object.base).filter(|&o| o < object.size)
@@ -696,9 +941,17 @@ impl<T> SharedPtr<T> {
 
     /// The same address as a pointer to a `U` (e.g. a field at the start).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # use libshm::shm::SharedPtr;
+    /// # let mut node = libshm::shm::SharedPtr::<[u64; 2]>::from_offset(&table, table.root()?);
     /// let value: SharedPtr<u64> = node.cast();
+    /// # Ok(()) }
     /// ```
     pub const fn cast<U>(self) -> SharedPtr<U> {
         SharedPtr::from_addr(self.addr)
@@ -706,9 +959,17 @@ impl<T> SharedPtr<T> {
 
     /// The address `bytes` further on (wrapping; checked at each access).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # use libshm::shm::SharedPtr;
+    /// # let mut node = libshm::shm::SharedPtr::<[u64; 2]>::from_offset(&table, table.root()?);
     /// let next_field: SharedPtr<u64> = node.cast::<u64>().byte_add(8);
+    /// # Ok(()) }
     /// ```
     pub const fn byte_add(self, bytes: u64) -> Self {
         SharedPtr::from_addr(self.addr.wrapping_add(bytes))
@@ -722,9 +983,16 @@ impl<T: Plain> SharedPtr<T> {
     /// If the `T` is not wholly inside the shared window or misaligned (the
     /// null pointer included).
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # let mut node = libshm::shm::SharedPtr::<[u64; 2]>::from_offset(&table, table.root()?);
     /// let [value, next] = node.read();
+    /// # Ok(()) }
     /// ```
     pub fn read(self) -> T {
         mapped::read(self.addr)
@@ -735,9 +1003,16 @@ impl<T: Plain> SharedPtr<T> {
     /// # Panics
     /// As [`SharedPtr::read`]. A page mapped read-only faults.
     ///
-    /// ```ignore
-    /// // On seL4 only (see the module docs).
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// # let mut node = libshm::shm::SharedPtr::<[u64; 2]>::from_offset(&table, table.root()?);
     /// node.write([42, 0]);
+    /// # Ok(()) }
     /// ```
     pub fn write(self, value: T) {
         mapped::write(self.addr, value)

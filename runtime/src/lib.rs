@@ -6,6 +6,21 @@
 //! The supervisor starts it with the stack pointer at
 //! [`libshm::layout::STACK_TOP`] and two arguments: the address of its
 //! [`ProcessInfo`] and of its IPC buffer.
+//!
+//! A whole program (compiled for both bare-metal targets by `make test`):
+//!
+//! ```no_run
+//! #![no_std]
+//! #![no_main]
+//! use runtime::ProcessInfo;
+//!
+//! runtime::entry!(main);
+//!
+//! fn main(info: &ProcessInfo) -> i32 {
+//!     sel4::debug_println!("{} (pid {}) started, argument {}", info.name(), info.pid, info.arg);
+//!     0 // the exit code the supervisor sees
+//! }
+//! ```
 
 #![no_std]
 #![warn(missing_docs)]

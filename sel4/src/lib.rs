@@ -8,6 +8,27 @@
 //! bitfield specifications for the configuration in
 //! `tools/kernel/config/<arch>.h`; see `build/main.rs`.
 //!
+//! A root task's entry (the kernel starts it with the address of
+//! [`BootInfo`]), compiled for both bare-metal targets by `make test`:
+//!
+//! ```no_run
+//! #![no_std]
+//! #![no_main]
+//! # #[panic_handler]
+//! # fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+//!
+//! #[no_mangle]
+//! extern "C" fn _start(bootinfo: *const sel4::BootInfo) -> ! {
+//!     // SAFETY: the kernel passes its BootInfo frame, mapped for good.
+//!     let bi = unsafe { sel4::BootInfo::from_ptr(bootinfo) };
+//!     // SAFETY: BootInfo names this thread's IPC buffer.
+//!     unsafe { sel4::set_ipc_buffer(bi.ipc_buffer as *mut sel4::IpcBuffer) };
+//!     let free = bi.empty.end - bi.empty.start;
+//!     sel4::debug_println!("{free} free slots, {} untyped caps", bi.untypeds().count());
+//!     loop {}
+//! }
+//! ```
+//!
 //! All `unsafe` of the crate sits in the per-arch syscall and IPC-buffer
 //! code and in [`BootInfo`]'s access to kernel-provided memory.
 
