@@ -70,8 +70,8 @@ extern "C" fn main(bootinfo: *const BootInfo) -> ! {
     #[cfg(not(any(feature = "suite", feature = "bench")))]
     {
         let mut sup = sup;
-        demo::run(&mut objs, &mut sup);
-        rt::exit(0)
+        let ok = demo::run(&mut objs, &mut sup);
+        rt::exit(if ok { 0 } else { 1 })
     }
 }
 

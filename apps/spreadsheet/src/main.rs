@@ -14,8 +14,10 @@ use core::sync::atomic::{fence, Ordering};
 use libshm::layout::PAGE_SIZE;
 use libshm::pool::{Pool, CONTROL_BYTES};
 use libshm::protocol::{Mode, Prot};
-use libshm::shm::SharedObject;
-use runtime::spreadsheet::{OWNER, REPORT_EVERY, ROWS, TABLE_NAME, VIEWER};
+use libshm::shm::{SharedObject, SharedPtr};
+use runtime::spreadsheet::{
+    CRASHING_VIEWER, CRASH_AFTER_ROWS, OWNER, REPORT_EVERY, ROWS, TABLE_NAME, VIEWER,
+};
 use runtime::{supervisor, ProcessInfo};
 use sel4::debug_println;
 
@@ -56,7 +58,8 @@ const EXIT_INCONSISTENT: i32 = 3;
 fn main(info: &ProcessInfo) -> i32 {
     match info.arg {
         OWNER => owner(info),
-        VIEWER => viewer(info),
+        VIEWER => viewer(info, false),
+        CRASHING_VIEWER => viewer(info, info.restarts == 0),
         _ => EXIT_SHM,
     }
 }
@@ -141,14 +144,28 @@ fn walk(table: &SharedObject) -> (u64, u64, bool) {
     (rows, sum, ok)
 }
 
-fn viewer(info: &ProcessInfo) -> i32 {
+/// Walk the table until the owner is done; with `crash`, fault on purpose
+/// once enough rows are seen (the supervisor restarts the process, and the
+/// restarted viewer reattaches: same address, same root, every row there).
+fn viewer(info: &ProcessInfo, crash: bool) -> i32 {
     let Ok(mut table) = SharedObject::open(TABLE_NAME, Prot::Read) else {
         return EXIT_SHM;
     };
-    // The root pointer came with the attach (patent [19]): where the table is.
+    // The root pointer came with the attach (patent ¶19): where the table is.
     match table.root() {
         Ok(TABLE) => {}
         _ => return EXIT_SHM,
+    }
+    if info.restarts > 0 {
+        debug_println!(
+            "{} (pid {} generation {}): restarted, reattached: table at {:#x}, {} bytes, root {:#x}",
+            info.name(),
+            info.pid,
+            info.generation,
+            table.base(),
+            table.size(),
+            TABLE
+        );
     }
     let mut last = (0, 0, true);
     for walk_no in 0..MAX_WALKS {
@@ -165,6 +182,19 @@ fn viewer(info: &ProcessInfo) -> i32 {
             debug_println!("{} (pid {}): {rows} rows, running total {sum}", info.name(), info.pid);
         }
         last = (rows, sum, ok);
+        if crash && rows >= CRASH_AFTER_ROWS {
+            // Past the table's largest size: no object is there, so the
+            // memory manager cannot repair the fault and the supervisor
+            // gets it.
+            let outside = SharedPtr::<u64>::from_addr(table.base() + MAX_SIZE);
+            debug_println!(
+                "{} (pid {}): reading {:#x}, outside the table, on purpose",
+                info.name(),
+                info.pid,
+                outside.addr()
+            );
+            let _ = outside.read();
+        }
         if done && rows == ROWS {
             break;
         }
