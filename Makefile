@@ -25,23 +25,49 @@ TARGET_ONLY := root-task $(APPS)
 comma := ,
 empty :=
 space := $(empty) $(empty)
+# The programs built for ARCH $(1) with symbols (gdb, simulate --symbols),
+# and the stripped copies the root task embeds.
+SYMBOLS_DIR = target/$(call TRIPLE,$(1))/programs-debug
+EMBEDDED_DIR = target/$(call TRIPLE,$(1))/programs
+OBJCOPY_x86_64 := objcopy
+OBJCOPY_aarch64 := aarch64-linux-gnu-objcopy
+# Strip program $(2) for ARCH $(1), unless its copy is newer: an untouched
+# copy keeps the root task from being rebuilt.
+strip-program = { test $(EMBEDDED_DIR)/$(2) -nt $(SYMBOLS_DIR)/$(2) || \
+	$(OBJCOPY_$(1)) --strip-all $(SYMBOLS_DIR)/$(2) $(EMBEDDED_DIR)/$(2); }
 # name=path,... of the programs built for ARCH $(1), for root-task/build.rs.
-program-list = $(subst $(space),$(comma),$(foreach p,$(PROGRAMS),$(p)=$(abspath target/$(call TRIPLE,$(1))/programs/$(p))))
+program-list = $(subst $(space),$(comma),$(foreach p,$(PROGRAMS),$(p)=$(abspath $(EMBEDDED_DIR)/$(p))))
 
 # $(call image,ARCH,NAME,FEATURES): build the programs, then the root task
 # with them embedded and with FEATURES, kept as target/images/ARCH/NAME.elf.
 define image
-	cargo build --profile programs --target $(call TRIPLE,$(1)) $(addprefix -p ,$(PROGRAMS))
+	cargo build --profile programs-debug --target $(call TRIPLE,$(1)) $(addprefix -p ,$(PROGRAMS))
+	mkdir -p $(EMBEDDED_DIR)
+	$(foreach p,$(PROGRAMS),$(call strip-program,$(1),$(p)) &&) true
 	ROOT_TASK_PROGRAMS=$(call program-list,$(1)) $(call CARGO_TARGET,$(1)) -p root-task $(if $(3),--features $(3))
 	mkdir -p $(IMAGES)/$(1)
 	cp target/$(call TRIPLE,$(1))/release/root-task $(IMAGES)/$(1)/$(2).elf
 endef
 
-.PHONY: run test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
+.PHONY: run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
 
 run: kernel
 	$(call image,$(ARCH),demo,)
 	$(call qemu-simulate,$(IMAGES)/$(ARCH)/demo.elf)
+
+# The demo under QEMU's GDB stub, waiting for the debugger, with no time
+# bound (Ctrl-a x quits). The gdb lines to use are printed first.
+GDB_PORT ?= 1234
+debug: kernel
+	$(call image,$(ARCH),demo,)
+	@echo "debug: QEMU waits for gdb on localhost:$(GDB_PORT); in another terminal:"
+	@echo "  gdb-multiarch -ex 'set architecture $(if $(filter aarch64,$(ARCH)),aarch64,i386:x86-64)' \\"
+	@echo "    -ex 'file $(call SYMBOLS_DIR,$(ARCH))/spreadsheet' \\"
+	@echo "    -ex 'target remote :$(GDB_PORT)' -ex 'hbreak spreadsheet::main' -ex continue"
+	@echo "debug: the root task and every app are linked at the same address, so load one"
+	@echo "  program's symbols at a time: 'file $(IMAGES)/$(ARCH)/demo.elf' for the root task."
+	$(SIMULATE) --arch $(ARCH) --image $(IMAGES)/$(ARCH)/demo.elf --timeout 0 \
+	  --qemu-arg -gdb --qemu-arg tcp::$(GDB_PORT) --qemu-arg -S
 
 test: test-host lint doc doc-test test-target-x86_64 test-target-aarch64
 	@echo "make test: all suites passed"

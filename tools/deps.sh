@@ -13,7 +13,7 @@ set -euo pipefail
 
 PACKAGES=(make gcc binutils gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
     libxml2-utils python3 python3-ply python3-tempita python3-six
-    qemu-system-x86 qemu-system-arm)
+    qemu-system-x86 qemu-system-arm gdb-multiarch)
 # QEMU packages that must all come from bookworm (QEMU 7.2): the notes' AArch64
 # timer frequency is QEMU 7.2's, and a newer qemu-utils from backports (found
 # preinstalled on some machines) conflicts with bookworm's qemu-system 7.2.

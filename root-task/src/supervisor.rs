@@ -402,9 +402,13 @@ impl Supervisor {
     }
 
     fn fault(&mut self, objs: &mut Objects, p: Process, fault: FaultType) -> Event {
+        // Where each fault message keeps the faulting instruction (seL4 5.0's
+        // layout, per arch: an unknown syscall's registers come first).
         let (ip, addr) = match fault {
             FaultType::VMFault => (sel4::get_mr(sel4::VM_FAULT_IP), sel4::get_mr(sel4::VM_FAULT_ADDR)),
-            _ => (sel4::get_mr(0), 0),
+            FaultType::UnknownSyscall => (sel4::get_mr(sel4::UNKNOWN_SYSCALL_FAULT_IP), 0),
+            FaultType::UserException => (sel4::get_mr(sel4::USER_EXCEPTION_FAULT_IP), 0),
+            _ => (sel4::get_mr(sel4::CAP_FAULT_IP), 0),
         };
         let mut reason = None;
         if fault == FaultType::VMFault && in_window(addr, 1) {
@@ -422,13 +426,16 @@ impl Supervisor {
             }
         }
         debug_println!(
-            "fault: pid {} '{}' generation {}: {:?} at address {:#x}, ip {:#x}{}",
+            // The program's name, not only the alias: tools/simulate finds
+            // its symbols by it.
+            "fault: pid {} '{}' generation {}: {:?} at address {:#x}, ip {:#x} in {}{}",
             p.task.pid(),
             p.name,
             p.task.generation(),
             fault,
             addr,
             ip,
+            p.program,
             ReasonText(reason)
         );
         self.tear_down(objs, &p);

@@ -7,9 +7,10 @@
 //! [`libshm::layout::STACK_TOP`] and two arguments: the address of its
 //! [`ProcessInfo`] and of its IPC buffer.
 //!
-//! A whole program (compiled for both bare-metal targets by `make test`):
+//! A whole program (compiled for both bare-metal targets by `make doc-test`;
+//! the host test run skips it, `ignore-linux`):
 //!
-//! ```no_run
+//! ```no_run,ignore-linux
 //! #![no_std]
 //! #![no_main]
 //! use runtime::ProcessInfo;

@@ -9,9 +9,10 @@
 //! `tools/kernel/config/<arch>.h`; see `build/main.rs`.
 //!
 //! A root task's entry (the kernel starts it with the address of
-//! [`BootInfo`]), compiled for both bare-metal targets by `make test`:
+//! [`BootInfo`]), compiled for both bare-metal targets by `make doc-test` (the
+//! host test run skips it, `ignore-linux`):
 //!
-//! ```no_run
+//! ```no_run,ignore-linux
 //! #![no_std]
 //! #![no_main]
 //! # #[panic_handler]
