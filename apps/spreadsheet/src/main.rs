@@ -128,12 +128,18 @@ fn owner(info: &ProcessInfo) -> i32 {
 }
 
 /// Walk the rows from the head; (rows, sum of values, all values right).
-fn walk(table: &SharedObject) -> (u64, u64, bool) {
+fn walk(table: &mut SharedObject) -> (u64, u64, bool) {
     let base = table.base();
     let (mut rows, mut sum, mut ok) = (0, 0, true);
     let mut at = table.load(TABLE_HEAD);
     while at != 0 && rows < ROWS {
         fence(Ordering::Acquire);
+        // A row in a pool the owner added during this walk: its page was
+        // mapped here before the owner linked the row; only this handle's
+        // idea of the size is behind, so read the header's again.
+        if at - base + ROW_BYTES > table.size() {
+            table.sync_size();
+        }
         let id = table.load(at - base + ROW_ID);
         let value = table.load(at - base + ROW_VALUE);
         ok &= value == value_of(id) && id == rows + 1;
@@ -173,7 +179,7 @@ fn viewer(info: &ProcessInfo, crash: bool) -> i32 {
         // new pools are already mapped here, nobody had to say so.
         table.sync_size();
         let done = table.load_acquire(TABLE_DONE) == 1;
-        let (rows, sum, ok) = walk(&table);
+        let (rows, sum, ok) = walk(&mut table);
         if !ok {
             debug_println!("{} (pid {}): rows out of order at {rows}", info.name(), info.pid);
             return EXIT_INCONSISTENT;
