@@ -31,10 +31,12 @@ SYMBOLS_DIR = target/$(call TRIPLE,$(1))/programs-debug
 EMBEDDED_DIR = target/$(call TRIPLE,$(1))/programs
 OBJCOPY_x86_64 := objcopy
 OBJCOPY_aarch64 := aarch64-linux-gnu-objcopy
-# Strip program $(2) for ARCH $(1), unless its copy is newer: an untouched
-# copy keeps the root task from being rebuilt.
-strip-program = { test $(EMBEDDED_DIR)/$(2) -nt $(SYMBOLS_DIR)/$(2) || \
-	$(OBJCOPY_$(1)) --strip-all $(SYMBOLS_DIR)/$(2) $(EMBEDDED_DIR)/$(2); }
+# Strip program $(2) for ARCH $(1); the embedded copy is replaced only when
+# its bytes change, so an unchanged program does not rebuild the root task
+# (and a copy some other build left is never trusted by its date).
+strip-program = { $(OBJCOPY_$(1)) --strip-all $(SYMBOLS_DIR)/$(2) $(EMBEDDED_DIR)/$(2).new && \
+	if cmp -s $(EMBEDDED_DIR)/$(2).new $(EMBEDDED_DIR)/$(2); then rm $(EMBEDDED_DIR)/$(2).new; \
+	else mv $(EMBEDDED_DIR)/$(2).new $(EMBEDDED_DIR)/$(2); fi; }
 # name=path,... of the programs built for ARCH $(1), for root-task/build.rs.
 program-list = $(subst $(space),$(comma),$(foreach p,$(PROGRAMS),$(p)=$(abspath $(EMBEDDED_DIR)/$(p))))
 
@@ -55,9 +57,8 @@ run: kernel
 	$(call image,$(ARCH),demo,)
 	$(call qemu-simulate,$(IMAGES)/$(ARCH)/demo.elf)
 
-# The demo under QEMU's GDB stub, waiting for the debugger, with no time
-# bound (Ctrl-a x quits). The gdb lines to use are printed first.
-GDB_PORT ?= 1234
+# The demo under QEMU's GDB stub (qemu-debug in qemu.mk), after the gdb
+# lines to use.
 debug: kernel
 	$(call image,$(ARCH),demo,)
 	@echo "debug: QEMU waits for gdb on localhost:$(GDB_PORT); in another terminal:"
@@ -66,8 +67,7 @@ debug: kernel
 	@echo "    -ex 'target remote :$(GDB_PORT)' -ex 'hbreak spreadsheet::main' -ex continue"
 	@echo "debug: the root task and every app are linked at the same address, so load one"
 	@echo "  program's symbols at a time: 'file $(IMAGES)/$(ARCH)/demo.elf' for the root task."
-	$(SIMULATE) --arch $(ARCH) --image $(IMAGES)/$(ARCH)/demo.elf --timeout 0 \
-	  --qemu-arg -gdb --qemu-arg tcp::$(GDB_PORT) --qemu-arg -S
+	$(call qemu-debug,$(IMAGES)/$(ARCH)/demo.elf)
 
 test: test-host lint doc doc-test test-target-x86_64 test-target-aarch64
 	@echo "make test: all suites passed"

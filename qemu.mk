@@ -6,7 +6,8 @@
 #
 # In a recipe: $(call qemu-simulate,IMAGE[,ARCH]) runs one bounded boot and
 # fails the recipe unless the root task ends with `@@SEL4-EXIT 0@@` (see
-# tools/simulate for the exit codes).
+# tools/simulate for the exit codes); $(call qemu-debug,IMAGE[,ARCH]) boots
+# for a debugger instead.
 
 QEMU_MK_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
@@ -28,6 +29,14 @@ endif
 # $(call qemu-simulate,IMAGE[,ARCH])
 qemu-simulate = $(SIMULATE) --arch $(or $(2),$(ARCH)) --image $(1) --timeout $(TIMEOUT) \
 	$(if $(ICOUNT),--icount)
+
+# Port of QEMU's GDB stub for a debug boot.
+GDB_PORT ?= 1234
+# $(call qemu-debug,IMAGE[,ARCH]): one boot for a debugger: the GDB stub on
+# GDB_PORT, the CPU held (-S) until gdb continues, no time bound (it waits
+# for a human; Ctrl-a x quits QEMU).
+qemu-debug = $(SIMULATE) --arch $(or $(2),$(ARCH)) --image $(1) --timeout 0 \
+	--qemu-arg -gdb --qemu-arg tcp::$(GDB_PORT) --qemu-arg -S
 
 .PHONY: deps kernel kernels simulate kernel-clean
 
