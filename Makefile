@@ -1,6 +1,8 @@
 # Peer-mapped shared memory on seL4: the two commands of the README.
 #
-#   make run  [ARCH=x86_64|aarch64]   boot the demo image under QEMU
+#   make run  [ARCH=x86_64|aarch64] [SYSTEM=path/to/system.toml]
+#                                     boot a described system (default: the
+#                                     spreadsheet demo) under QEMU
 #   make test                         every test: host tests, lint, and the
 #                                     on-target suites on both arches
 #   make bench [ARCH=x86_64|aarch64]  the benchmark under -icount shift=0,
@@ -15,16 +17,13 @@ TRIPLE = $(1)-unknown-none
 IMAGES := target/images
 CARGO_TARGET = cargo build --release --target $(call TRIPLE,$(1))
 
-# The programs the root task embeds and spawns: the memory manager and the apps.
-APPS := testapp spreadsheet bench
-PROGRAMS := vmm-server $(APPS)
-# Crates that only build for the bare-metal targets (vmm-server's logic is
-# a library with host tests; its binary builds on both).
-TARGET_ONLY := root-task $(APPS)
+# The system description `make run` boots (a system.toml; see README).
+SYSTEM ?= apps/spreadsheet/system.toml
+SUITE_SYSTEM := tests/suite/system.toml
+BENCH_SYSTEM := bench/image/system.toml
+# The host tool that checks a description and lists its programs.
+SYSBUILD = cargo run -q -p sysbuild --
 
-comma := ,
-empty :=
-space := $(empty) $(empty)
 # The programs built for ARCH $(1) with symbols (gdb, simulate --symbols),
 # and the stripped copies the root task embeds.
 SYMBOLS_DIR = target/$(call TRIPLE,$(1))/programs-debug
@@ -37,52 +36,54 @@ OBJCOPY_aarch64 := aarch64-linux-gnu-objcopy
 strip-program = { $(OBJCOPY_$(1)) --strip-all $(SYMBOLS_DIR)/$(2) $(EMBEDDED_DIR)/$(2).new && \
 	if cmp -s $(EMBEDDED_DIR)/$(2).new $(EMBEDDED_DIR)/$(2); then rm $(EMBEDDED_DIR)/$(2).new; \
 	else mv $(EMBEDDED_DIR)/$(2).new $(EMBEDDED_DIR)/$(2); fi; }
-# name=path,... of the programs built for ARCH $(1), for root-task/build.rs.
-program-list = $(subst $(space),$(comma),$(foreach p,$(PROGRAMS),$(p)=$(abspath $(EMBEDDED_DIR)/$(p))))
 
-# $(call image,ARCH,NAME,FEATURES): build the programs, then the root task
-# with them embedded and with FEATURES, kept as target/images/ARCH/NAME.elf.
+# $(call image,ARCH,PACKAGE,SYSTEM,NAME): build the programs description
+# SYSTEM names, then the image crate PACKAGE (a root task) with them
+# embedded, kept as target/images/ARCH/NAME.elf.
 define image
-	cargo build --profile programs-debug --target $(call TRIPLE,$(1)) $(addprefix -p ,$(PROGRAMS))
-	mkdir -p $(EMBEDDED_DIR)
-	$(foreach p,$(PROGRAMS),$(call strip-program,$(1),$(p)) &&) true
-	ROOT_TASK_PROGRAMS=$(call program-list,$(1)) $(call CARGO_TARGET,$(1)) -p root-task $(if $(3),--features $(3))
+	progs="$$($(SYSBUILD) programs $(3))" && \
+	cargo build --profile programs-debug --target $(call TRIPLE,$(1)) --workspace $$(for p in $$progs; do printf -- '--bin %s ' $$p; done) && \
+	mkdir -p $(EMBEDDED_DIR) && \
+	for p in $$progs; do $(call strip-program,$(1),$$p) || exit 1; done
+	SYSBUILD_SYSTEM=$(abspath $(3)) SYSBUILD_PROGRAMS_DIR=$(abspath $(call EMBEDDED_DIR,$(1))) $(call CARGO_TARGET,$(1)) -p $(2)
 	mkdir -p $(IMAGES)/$(1)
-	cp target/$(call TRIPLE,$(1))/release/root-task $(IMAGES)/$(1)/$(2).elf
+	cp target/$(call TRIPLE,$(1))/release/$(2) $(IMAGES)/$(1)/$(4).elf
 endef
 
-.PHONY: run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
+.PHONY: test-systems run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
 
 run: kernel
-	$(call image,$(ARCH),demo,)
-	$(call qemu-simulate,$(IMAGES)/$(ARCH)/demo.elf)
+	$(call image,$(ARCH),root-task-image,$(SYSTEM),system)
+	$(call qemu-simulate,$(IMAGES)/$(ARCH)/system.elf)
 
 # The demo under QEMU's GDB stub (qemu-debug in qemu.mk), after the gdb
 # lines to use.
 debug: kernel
-	$(call image,$(ARCH),demo,)
+	$(call image,$(ARCH),root-task-image,$(SYSTEM),system)
 	@echo "debug: QEMU waits for gdb on localhost:$(GDB_PORT); in another terminal:"
 	@echo "  gdb-multiarch -ex 'set architecture $(if $(filter aarch64,$(ARCH)),aarch64,i386:x86-64)' \\"
 	@echo "    -ex 'file $(call SYMBOLS_DIR,$(ARCH))/spreadsheet' \\"
 	@echo "    -ex 'target remote :$(GDB_PORT)' -ex 'hbreak spreadsheet::main' -ex continue"
 	@echo "debug: the root task and every app are linked at the same address, so load one"
-	@echo "  program's symbols at a time: 'file $(IMAGES)/$(ARCH)/demo.elf' for the root task."
-	$(call qemu-debug,$(IMAGES)/$(ARCH)/demo.elf)
+	@echo "  program's symbols at a time: 'file $(IMAGES)/$(ARCH)/system.elf' for the root task."
+	$(call qemu-debug,$(IMAGES)/$(ARCH)/system.elf)
 
-test: test-host lint doc doc-test test-target-x86_64 test-target-aarch64
+test: test-host lint doc doc-test test-target-x86_64 test-target-aarch64 test-systems
 	@echo "make test: all suites passed"
 
-# Host-side unit and property tests. The sel4 crate's generator reads the
-# kernel source copy, so the kernel is fetched first.
+# Host-side unit and property tests: the workspace's default members (the
+# bare-metal programs and images build for their targets only). The sel4
+# crate's generator reads the kernel source copy, so the kernel is fetched
+# first.
 test-host: kernels
-	cargo test --workspace $(addprefix --exclude ,$(TARGET_ONLY))
+	cargo test
 
+# Crates that build for the host only.
+HOST_ONLY := loader bench-report sysbuild
 lint: kernels
 	cargo fmt --all -- --check
-	cargo clippy --workspace $(addprefix --exclude ,$(TARGET_ONLY)) --all-targets -- -D warnings
-	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p sel4 -p libshm -p runtime $(addprefix -p ,$(PROGRAMS) root-task) --all-features -- -D warnings &&) true
-	# The benchmark's root task (with both features the suite is built instead).
-	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) -p root-task --features bench -- -D warnings &&) true
+	cargo clippy --all-targets -- -D warnings
+	$(foreach a,$(QEMU_ARCHES),cargo clippy --target $(call TRIPLE,$(a)) --workspace $(addprefix --exclude ,$(HOST_ONLY)) --all-features -- -D warnings &&) true
 
 # The rustdoc an app author reads, as built for the bare-metal targets (where
 # libshm's seL4-only API exists), in target/<triple>/doc/. Any rustdoc warning
@@ -100,18 +101,30 @@ doc-test: kernels
 	$(foreach a,$(QEMU_ARCHES),cargo test --doc --target $(call TRIPLE,$(a)) -p libshm -p runtime -p sel4 -- $(TARGET_DOC_EXAMPLES) &&) true
 
 $(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernels
-	$(call image,$*,suite,suite)
+	$(call image,$*,suite,$(SUITE_SYSTEM),suite)
 	$(call qemu-simulate,$(IMAGES)/$*/suite.elf,$*)
+
+# The described systems boot and end well on both arches: the demo (an
+# owner that starts its viewers, one crashing and restarted) and the
+# README's example app, after checking that the README shows it as it is.
+SYSTEM_TESTS := $(foreach a,$(QEMU_ARCHES),$(foreach s,spreadsheet hello,test-system-$(a)-$(s)))
+test-systems: $(SYSTEM_TESTS)
+	tools/readme-app
+
+# test-system-ARCH-APP: boot apps/APP/system.toml on ARCH.
+test-system-%: kernels
+	$(call image,$(word 1,$(subst -, ,$*)),root-task-image,apps/$(word 2,$(subst -, ,$*))/system.toml,$(word 2,$(subst -, ,$*)))
+	$(call qemu-simulate,$(IMAGES)/$(word 1,$(subst -, ,$*))/$(word 2,$(subst -, ,$*)).elf,$(word 1,$(subst -, ,$*)))
 
 # The benchmark: one bounded boot under -icount shift=0 (guest time counts
 # instructions, so the same image gives the same figures), its log kept,
-# then the tables, chart and target ratios from tools/bench-report.
+# then the tables, chart and target ratios from bench/report.
 BENCH_DIR = target/bench/$(ARCH)
 # Seconds before the benchmark boot is killed (it takes a few minutes).
 BENCH_TIMEOUT ?= 900
 
 bench: kernel
-	$(call image,$(ARCH),bench,bench)
+	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),bench)
 	mkdir -p $(BENCH_DIR)
 	# The log streams as it comes; the run's own status decides.
 	{ $(SIMULATE) --arch $(ARCH) --image $(IMAGES)/$(ARCH)/bench.elf --timeout $(BENCH_TIMEOUT) --icount; \

@@ -1,9 +1,5 @@
-//! Link the on-target binary at the spawned-program address (apps/link.ld).
+//! Link the on-target binary at the address every spawned program lives at.
 
 fn main() {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo");
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("none") {
-        println!("cargo:rustc-link-arg-bins=-T{dir}/../apps/link.ld");
-    }
-    println!("cargo:rerun-if-changed=../apps/link.ld");
+    sysbuild::program();
 }

@@ -244,8 +244,18 @@ pub const IPC_BUFFER: u64 = STACK_TOP + PAGE_SIZE;
 /// The read-only page where the supervisor describes the process to itself.
 pub const PROCESS_INFO: u64 = IPC_BUFFER + PAGE_SIZE;
 
+/// First address of a process's heap: above the image's room and a 2 MiB
+/// scratch slot the memory manager writes frames through. The system
+/// description sizes each process's heap; it is mapped before the process
+/// starts.
+pub const HEAP_BASE: u64 = IMAGE_END + LARGE_PAGE_SIZE;
+/// The most heap a process may have.
+pub const HEAP_MAX: u64 = 32 << 20;
+
 const _: () = assert!(PROCESS_INFO + PAGE_SIZE <= WINDOW_BASE);
 const _: () = assert!(STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE >= IMAGE_END);
+const _: () = assert!(HEAP_BASE + HEAP_MAX <= STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE);
+const _: () = assert!(HEAP_BASE.is_multiple_of(LARGE_PAGE_SIZE));
 
 #[cfg(test)]
 mod tests {

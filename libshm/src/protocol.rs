@@ -1538,6 +1538,8 @@ errors! {
     NotSupervisor = (EPERM, 1),
     /// An owner's operation from a client (client-server mode).
     NotOwner = (EPERM, 2),
+    /// The system description does not let the caller start that process.
+    NotPermitted = (EPERM, 3),
     /// No process has this pid.
     UnknownProcess = (ESRCH, 0),
     /// The pid lives, but in another generation (the named one is gone).
@@ -1563,6 +1565,8 @@ errors! {
     RightsExceeded = (EACCES, 1),
     /// Other processes are attached.
     ObjectBusy = (EBUSY, 0),
+    /// A process of that name is already running.
+    AlreadyRunning = (EBUSY, 1),
     /// A range's end overflows.
     Overflow = (EOVERFLOW, 0),
     /// A range or offset reaches past the object's current size.

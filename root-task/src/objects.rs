@@ -89,7 +89,6 @@ impl Objects {
     }
 
     /// Make a CNode of `2^size_bits` slots.
-    #[cfg_attr(not(feature = "suite"), allow(dead_code))] // only the smoke suite makes bare CNodes
     pub fn alloc_cnode(&mut self, size_bits: usize) -> Result<Cap<CNode>> {
         self.alloc_raw(ObjectType::CapTable, size_bits).map(Cap::from_cptr)
     }

@@ -7,22 +7,18 @@ use crate::objects::{self, ObjectSource, Objects};
 use elf::abi::{PF_W, PF_X, PT_LOAD};
 use elf::endian::AnyEndian;
 use elf::ElfBytes;
-use libshm::layout::{IMAGE_BASE, IMAGE_END, IPC_BUFFER, PAGE_SIZE, PROCESS_INFO, STACK_PAGES, STACK_TOP};
+use libshm::layout::{
+    HEAP_BASE, HEAP_MAX, IMAGE_BASE, IMAGE_END, IPC_BUFFER, PAGE_SIZE, PROCESS_INFO, STACK_PAGES, STACK_TOP,
+};
 use libshm::protocol::{Badge, TaskId};
 use runtime::{slots, ProcessInfo, NAME_LEN, PROCESS_INFO_MAGIC};
 use sel4::cap_type::{AsidPool, CNode, Endpoint, Granule, Tcb, Untyped, VSpace};
 use sel4::{CPtr, Cap, CapRights, Error, FixedSizeObject, ObjectType, TcbConfig};
 
-/// log2 bytes of one process's arena.
-pub const ARENA_BITS: usize = 20;
-/// How many processes can live at once. The benchmark runs 64 peers, an
-/// owner and the memory manager.
-pub const ARENAS: usize = if cfg!(feature = "bench") { 72 } else { 48 };
-/// log2 bytes of the arena of the memory manager, whose CNode is large
-/// (the benchmark's CNode takes 4 MiB of it).
-pub const LARGE_ARENA_BITS: usize = if cfg!(feature = "bench") { 23 } else { 22 };
-/// log2 of the slots of an app's CNode.
-pub const APP_CNODE_BITS: usize = 10;
+/// The most app arenas a description may ask for (the tables are this big;
+/// the description decides how many are used). `libshm::layout` bounds the
+/// processes alive at once; one of them is the memory manager.
+pub const MAX_ARENAS: usize = libshm::layout::MAX_PROCESSES - 1;
 /// Root-CNode slots each arena reserves: the process's CNode, VSpace and
 /// TCB, then scratch slots objects pass through before they are parked.
 const ARENA_SLOTS: CPtr = 16;
@@ -47,6 +43,8 @@ pub enum SpawnError {
     BadImage,
     /// No free arena.
     NoArena,
+    /// The image embeds no program of that name.
+    UnknownProgram,
 }
 
 impl From<Error> for SpawnError {
@@ -58,33 +56,43 @@ impl From<Error> for SpawnError {
 /// Fixed-size untyped blocks, one per live process.
 pub struct Arenas {
     first: CPtr,
+    count: usize,
+    bits: usize,
     large: CPtr,
     slot_blocks: CPtr,
-    in_use: [bool; ARENAS + 1],
+    /// `in_use[count]` is the large arena.
+    in_use: [bool; MAX_ARENAS + 1],
 }
 
 /// Which kind of arena a process needs.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ArenaSize {
-    /// `2^ARENA_BITS` bytes: an app.
+    /// An app's.
     Small,
-    /// `2^LARGE_ARENA_BITS` bytes: the memory manager (one at a time).
+    /// The memory manager's (one at a time).
     Large,
 }
 
 impl Arenas {
-    /// Carve `ARENAS` arenas out of the root task's untyped memory.
-    pub fn new(objs: &mut Objects) -> Result<Self, Error> {
-        let first = objs.alloc_many(ObjectType::Untyped, ARENA_BITS, ARENAS)?;
-        let large = objs.alloc_raw(ObjectType::Untyped, LARGE_ARENA_BITS)?;
-        let slot_blocks = objs.slots((ARENAS + 1) * ARENA_SLOTS as usize)?;
-        Ok(Arenas { first, large, slot_blocks, in_use: [false; ARENAS + 1] })
+    /// Carve `count` (at most [`MAX_ARENAS`]) arenas of `2^bits` bytes and
+    /// one of `2^large_bits` (0: none) out of the root task's untyped memory.
+    pub fn new(objs: &mut Objects, count: usize, bits: usize, large_bits: usize) -> Result<Self, Error> {
+        if count > MAX_ARENAS {
+            return Err(Error::RangeError);
+        }
+        let first = objs.alloc_many(ObjectType::Untyped, bits, count)?;
+        let large = if large_bits > 0 { objs.alloc_raw(ObjectType::Untyped, large_bits)? } else { 0 };
+        let slot_blocks = objs.slots((count + 1) * ARENA_SLOTS as usize)?;
+        let mut in_use = [false; MAX_ARENAS + 1];
+        // No large arena: never handed out.
+        in_use[count] = large_bits == 0;
+        Ok(Arenas { first, count, bits, large, slot_blocks, in_use })
     }
 
     fn take(&mut self, size: ArenaSize) -> Option<usize> {
         let i = match size {
-            ArenaSize::Small => self.in_use[..ARENAS].iter().position(|used| !used)?,
-            ArenaSize::Large => Some(ARENAS).filter(|&i| !self.in_use[i])?,
+            ArenaSize::Small => self.in_use[..self.count].iter().position(|used| !used)?,
+            ArenaSize::Large => Some(self.count).filter(|&i| !self.in_use[i])?,
         };
         self.in_use[i] = true;
         Some(i)
@@ -98,7 +106,7 @@ impl Arenas {
     }
 
     fn untyped(&self, i: usize) -> Cap<Untyped> {
-        Cap::from_cptr(if i == ARENAS { self.large } else { self.first + i as CPtr })
+        Cap::from_cptr(if i == self.count { self.large } else { self.first + i as CPtr })
     }
 
     fn slot(&self, i: usize, n: CPtr) -> CPtr {
@@ -107,7 +115,7 @@ impl Arenas {
 
     /// Bytes of arena memory not held by any process.
     pub fn free_bytes(&self) -> u64 {
-        self.in_use[..ARENAS].iter().filter(|used| !**used).count() as u64 * (1 << ARENA_BITS)
+        self.in_use[..self.count].iter().filter(|used| !**used).count() as u64 * (1 << self.bits)
     }
 }
 
@@ -120,7 +128,6 @@ pub struct ProcessCaps {
     /// Its VSpace root (the memory manager gets a copy when it registers).
     pub vspace: Cap<VSpace>,
     /// Its CNode (the benchmark's supervisor puts more caps in it).
-    #[cfg_attr(not(all(feature = "bench", not(feature = "suite"))), allow(dead_code))]
     pub cnode: Cap<CNode>,
 }
 
@@ -155,6 +162,8 @@ pub struct Spawn<'a> {
     pub arg: u64,
     /// Scheduling priority.
     pub priority: u8,
+    /// Bytes of heap, mapped at [`HEAP_BASE`].
+    pub heap_bytes: u64,
     /// How often it was restarted before.
     pub restarts: u64,
     /// A cap to the supervisor with this (normally stale) identity, put in
@@ -329,6 +338,18 @@ fn build(
         b.park(frame.cptr())?;
     }
 
+    // The heap, zeroed (fresh frames are), whole pages.
+    if spec.heap_bytes > HEAP_MAX {
+        return Err(SpawnError::Kernel(Error::RangeError));
+    }
+    for page in
+        (HEAP_BASE..HEAP_BASE + spec.heap_bytes.next_multiple_of(PAGE_SIZE)).step_by(PAGE_SIZE as usize)
+    {
+        let frame = b.alloc::<Granule>()?;
+        objects::map_frame(&mut b, vspace, frame, page as usize, CapRights::READ_WRITE, false)?;
+        b.park(frame.cptr())?;
+    }
+
     // The info page, read-only to the process.
     let info_frame = b.alloc::<Granule>()?;
     let info = process_info(spec);
@@ -400,6 +421,7 @@ fn process_info(spec: &Spawn) -> ProcessInfo {
         untyped_size_bits: untyped_bits,
         arg: spec.arg,
         restarts: spec.restarts,
+        heap_bytes: spec.heap_bytes.next_multiple_of(PAGE_SIZE),
     }
 }
 

@@ -1,8 +1,11 @@
-//! Start-up and shutdown of the root task: the entry point the kernel
-//! jumps to, its stack, the panic handler and the exit protocol of the
+//! Start-up and shutdown of the root task: its stack, what the entry point
+//! ([`crate::image!`]) calls, the panic handler and the exit protocol of the
 //! simulate script.
 
+use crate::system::System;
+use crate::Root;
 use core::cell::UnsafeCell;
+use sel4::BootInfo;
 
 /// Bytes of stack for the root task's main thread.
 pub const STACK_SIZE: usize = 64 * 1024;
@@ -14,6 +17,12 @@ pub struct Stack<const N: usize>(UnsafeCell<[u8; N]>);
 // SAFETY: each stack is handed to exactly one thread, which alone uses it.
 unsafe impl<const N: usize> Sync for Stack<N> {}
 
+impl<const N: usize> Default for Stack<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<const N: usize> Stack<N> {
     /// A zeroed stack.
     pub const fn new() -> Self {
@@ -22,46 +31,29 @@ impl<const N: usize> Stack<N> {
 
     /// The initial stack pointer: the top of the stack (extra threads of
     /// the suite).
-    #[cfg(feature = "suite")]
     pub fn top(&self) -> usize {
         self.0.get() as usize + N
     }
 }
 
-static MAIN_STACK: Stack<STACK_SIZE> = Stack::new();
+/// The main thread's stack ([`crate::image!`]'s `_start` switches to it).
+pub static MAIN_STACK: Stack<STACK_SIZE> = Stack::new();
 
-// The kernel enters with no stack (rsp/sp = 0) and the BootInfo pointer in
-// the first argument register; give ourselves a stack and call Rust.
-#[cfg(target_arch = "x86_64")]
-core::arch::global_asm!(
-    ".section .text.start",
-    ".global _start",
-    "_start:",
-    "    lea rsp, [rip + {stack} + {size}]",
-    "    xor ebp, ebp",
-    "    call {main}",
-    "    ud2",
-    stack = sym MAIN_STACK,
-    size = const STACK_SIZE,
-    main = sym crate::main,
-);
-
-#[cfg(target_arch = "aarch64")]
-core::arch::global_asm!(
-    ".section .text.start",
-    ".global _start",
-    "_start:",
-    "    adrp x9, {stack}",
-    "    add x9, x9, :lo12:{stack}",
-    "    mov x10, #{size}",
-    "    add sp, x9, x10",
-    "    mov x29, xzr",
-    "    bl {main}",
-    "    brk #0",
-    stack = sym MAIN_STACK,
-    size = const STACK_SIZE,
-    main = sym crate::main,
-);
+/// Called by [`crate::image!`]'s entry: set up, run `main`, exit with its
+/// status.
+///
+/// # Safety
+///
+/// `bootinfo` is the pointer the kernel passed the root task at entry.
+pub unsafe fn start(bootinfo: *const BootInfo, system: &'static System, main: fn(&mut Root) -> u8) -> ! {
+    // SAFETY: the kernel passes the BootInfo frame's address at entry and
+    // keeps it mapped for the life of the root task.
+    let bi = unsafe { BootInfo::from_ptr(bootinfo) };
+    // SAFETY: BootInfo names the root task's own IPC buffer.
+    unsafe { sel4::set_ipc_buffer(bi.ipc_buffer as *mut sel4::IpcBuffer) };
+    let mut root = crate::boot(bi, system);
+    exit(main(&mut root))
+}
 
 /// Print the end-of-run marker the simulate script waits for and stop the
 /// machine with `code` (0 = success).

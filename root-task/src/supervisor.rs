@@ -1,44 +1,27 @@
 //! The process table and the supervisor's side of every process's life:
-//! spawning from the embedded programs, answering calls, taking faults and
-//! exits, tearing down and restarting with the next generation.
+//! spawning from the programs the system description embeds, answering
+//! calls (among them starting a described process and waiting for one),
+//! taking faults and exits, tearing down and restarting with the next
+//! generation.
 
 use crate::objects::Objects;
-use crate::process::{self, ArenaSize, Arenas, ProcessCaps, Serve, Spawn, SpawnError};
+use crate::process::{self, ArenaSize, Arenas, ProcessCaps, Serve, Spawn, SpawnError, MAX_ARENAS};
+use crate::system::{MemoryManagerConfig, ProcessDesc, Start, System};
 use libshm::client;
-use libshm::layout::{in_window, PROCESS_QUOTA_BYTES};
-use libshm::protocol::{Badge, Error, FaultReason, Name, Pid, Reply, Request, TaskId};
-use runtime::supervisor::{Op, OK, STALE};
+use libshm::layout::in_window;
+use libshm::protocol::{Badge, Error, FaultReason, Name, Pid, Reply, Request, TaskId, NAME_WORDS};
+use runtime::supervisor::{Op, EXIT_FAULTED, EXIT_KILLED, OK, STALE};
 use sel4::cap_type::Endpoint;
 use sel4::{debug_println, CPtr, Cap, CapRights, FaultType, MessageInfo, ObjectType};
 
-/// Most processes alive at once.
-pub const MAX_PROCESSES: usize = process::ARENAS;
+/// Most processes alive at once: every app arena and the memory manager.
+pub const MAX_PROCESSES: usize = MAX_ARENAS + 1;
 
 /// The first pid handed out (0 names no process).
 const FIRST_PID: Pid = 1;
 
-/// Priority of spawned processes: below the root task's, so the supervisor
-/// always gets to answer.
-pub const PROCESS_PRIORITY: u8 = 100;
-
-/// The memory manager's program, name and priority: above the apps, so a
-/// request is answered before its caller runs again.
-const MEMORY_MANAGER: (&str, &str, u8) = ("vmm-server", "memory-manager", 150);
-/// log2 of the slots of the memory manager's CNode. The benchmark's
-/// largest grow keeps 65 x 514 frame copies (64 peers and the owner, 514
-/// pages each); only the lower half of the CNode is free for them.
-const MM_CNODE_BITS: usize = if cfg!(feature = "bench") { 17 } else { 14 };
-/// The memory manager's pool: this many untypeds of `2^MM_POOL_BITS` bytes.
-const MM_POOL: (usize, usize) = (16, 22);
-/// A client's quota is at most this share of the pool, so one client
-/// cannot starve the others (nor the server's heap and page tables).
-const QUOTA_SHARES: u64 = 4;
-const _: () = assert!(PROCESS_QUOTA_BYTES * QUOTA_SHARES <= (MM_POOL.0 as u64) << MM_POOL.1);
-
-/// The programs embedded in this image (see `build.rs`).
-mod programs {
-    include!(concat!(env!("OUT_DIR"), "/programs.rs"));
-}
+/// Ended processes whose exit code a starter may still ask for.
+const ENDED: usize = 64;
 
 /// One live process.
 #[derive(Clone, Copy)]
@@ -47,9 +30,44 @@ struct Process {
     name: &'static str,
     program: &'static str,
     arg: u64,
+    priority: u8,
+    heap_bytes: u64,
     restarts_left: u32,
     restarts: u64,
+    /// The process that started it through [`Op::Start`]: the one that may
+    /// wait for it.
+    started_by: Option<Pid>,
+    /// The pid whose end it is blocked waiting for ([`Op::Wait`]); its
+    /// reply cap is in its table slot's reply slot.
+    waiting_for: Option<Pid>,
     caps: ProcessCaps,
+}
+
+impl Process {
+    /// A new process with generation 0 of `task`, as `desc` says.
+    fn described(task: TaskId, desc: &'static ProcessDesc, started_by: Option<Pid>) -> Process {
+        Process {
+            task,
+            name: desc.name,
+            program: desc.program,
+            arg: desc.arg,
+            priority: desc.priority,
+            heap_bytes: desc.heap_bytes,
+            restarts_left: desc.restarts,
+            restarts: 0,
+            started_by,
+            waiting_for: None,
+            caps: ProcessCaps::NONE,
+        }
+    }
+}
+
+/// A process that ended, kept until its starter waits for it.
+#[derive(Clone, Copy)]
+struct Ended {
+    pid: Pid,
+    started_by: Pid,
+    code: i32,
 }
 
 /// What happened, as the supervisor's caller sees it.
@@ -61,6 +79,13 @@ pub enum Event {
         task: TaskId,
         /// What.
         value: u64,
+    },
+    /// A process started another one the description let it start.
+    Started {
+        /// The new process.
+        task: TaskId,
+        /// The one that asked.
+        by: TaskId,
     },
     /// A process exited and was torn down.
     Exited {
@@ -85,8 +110,9 @@ pub enum Event {
         /// The badge.
         badge: u64,
     },
-    /// Handled inside the supervisor (a ping, or a fault in the shared
-    /// window that the memory manager repaired: see [`Supervisor::repairs`]).
+    /// Handled inside the supervisor (a ping, a wait, a refused start, or a
+    /// fault in the shared window that the memory manager repaired: see
+    /// [`Supervisor::repairs`]).
     Handled,
 }
 
@@ -102,11 +128,15 @@ struct MemoryManager {
 
 /// The root task as supervisor.
 pub struct Supervisor {
+    system: &'static System,
     arenas: Arenas,
     ep: Cap<Endpoint>,
     mm: Option<MemoryManager>,
     table: [Option<Process>; MAX_PROCESSES],
-    /// The generation each pid had last, so a new spawn continues it.
+    /// Where a waiting process's reply cap is kept: one slot per table slot.
+    reply_slots: CPtr,
+    ended: [Option<Ended>; ENDED],
+    next_ended: usize,
     /// The next fresh pid. A pid names one process for life: a restart keeps
     /// it (with the next generation), a new process never reuses a dead
     /// one's, so nothing the memory manager keeps by pid (ownership, quota)
@@ -118,24 +148,38 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Set up the arenas and the endpoint processes reach us through, and
-    /// start the memory manager if the image has it.
-    pub fn new(objs: &mut Objects) -> Result<Self, SpawnError> {
+    /// start the memory manager. The processes
+    /// that start at boot are started by [`Supervisor::boot`].
+    pub fn new(objs: &mut Objects, system: &'static System) -> Result<Self, SpawnError> {
+        let config = &system.supervisor;
+        let large_bits = system.memory_manager.arena_bits;
         let mut sup = Supervisor {
-            arenas: Arenas::new(objs)?,
+            system,
+            arenas: Arenas::new(objs, config.arenas, config.arena_bits, large_bits)?,
             ep: objs.alloc::<Endpoint>()?,
             mm: None,
             table: [None; MAX_PROCESSES],
+            reply_slots: objs.slots(MAX_PROCESSES)?,
+            ended: [None; ENDED],
+            next_ended: 0,
             next_pid: FIRST_PID,
             repairs: 0,
         };
-        if programs::PROGRAMS.iter().any(|(name, _)| *name == MEMORY_MANAGER.0) {
-            sup.start_memory_manager(objs)?;
-        }
+        sup.start_memory_manager(objs, &system.memory_manager)?;
         Ok(sup)
     }
 
-    fn start_memory_manager(&mut self, objs: &mut Objects) -> Result<(), SpawnError> {
-        let (count, bits) = MM_POOL;
+    /// The description this supervisor runs.
+    pub fn system(&self) -> &'static System {
+        self.system
+    }
+
+    fn start_memory_manager(
+        &mut self,
+        objs: &mut Objects,
+        config: &MemoryManagerConfig,
+    ) -> Result<(), SpawnError> {
+        let (count, bits) = (config.pool_count, config.pool_bits);
         let service = objs.alloc::<Endpoint>()?;
         // One at a time, so no single untyped must hold the whole pool;
         // the slots still come out consecutive.
@@ -148,17 +192,35 @@ impl Supervisor {
         let rights = CapRights { read: false, write: true, grant: true };
         objs.cnode.slot(caller).mint(objs.cnode.slot(service.cptr()), rights, supervisor_badge)?;
         let serve = Serve { service, untyped_first, untyped_count: count, untyped_bits: bits };
-        let (program, name, _) = MEMORY_MANAGER;
         let task = self.next_task()?;
-        let p =
-            Process { task, name, program, arg: 0, restarts_left: 0, restarts: 0, caps: ProcessCaps::NONE };
-        self.start(objs, p, None, Some(serve))?;
+        let p = Process {
+            task,
+            name: config.name,
+            program: config.program,
+            arg: 0,
+            priority: config.priority,
+            heap_bytes: 0,
+            restarts_left: 0,
+            restarts: 0,
+            started_by: None,
+            waiting_for: None,
+            caps: ProcessCaps::NONE,
+        };
+        self.start(objs, p, None, Some((serve, config.cnode_bits)))?;
         self.mm = Some(MemoryManager { task, caller, service });
         Ok(())
     }
 
+    /// Start every process the description starts at boot, in its order.
+    pub fn boot(&mut self, objs: &mut Objects) -> Result<(), SpawnError> {
+        for desc in self.system.processes.iter().filter(|p| p.start == Start::Boot) {
+            let task = self.next_task()?;
+            self.start(objs, Process::described(task, desc, None), None, None)?;
+        }
+        Ok(())
+    }
+
     /// How many faults the memory manager has repaired so far.
-    #[cfg(feature = "suite")]
     pub fn repairs(&self) -> u64 {
         self.repairs
     }
@@ -169,7 +231,6 @@ impl Supervisor {
     }
 
     /// The VSpace root of a live process.
-    #[cfg(all(feature = "bench", not(feature = "suite")))]
     pub fn vspace(&self, task: TaskId) -> Option<Cap<sel4::cap_type::VSpace>> {
         self.process(task).map(|p| p.caps.vspace)
     }
@@ -178,7 +239,6 @@ impl Supervisor {
     /// with `rights` and `badge` (0: none). Done before the supervisor next
     /// waits, it is there before the app runs again (apps run below the
     /// supervisor's priority).
-    #[cfg(all(feature = "bench", not(feature = "suite")))]
     pub fn give_cap(
         &self,
         task: TaskId,
@@ -189,7 +249,7 @@ impl Supervisor {
     ) -> Result<(), sel4::Error> {
         let p = self.process(task).ok_or(sel4::Error::InvalidArgument)?;
         let root = Cap::<sel4::cap_type::CNode>::from_cptr(sel4::CAP_INIT_THREAD_CNODE as CPtr);
-        let dest = p.caps.cnode.slot_at(slot, process::APP_CNODE_BITS as u8);
+        let dest = p.caps.cnode.slot_at(slot, self.system.supervisor.app_cnode_bits as u8);
         dest.mint(root.slot(src), rights, sel4::badge_cap_data(badge))
     }
 
@@ -204,8 +264,9 @@ impl Supervisor {
         self.table.iter().flatten().filter(|p| Some(p.task) != mm).count()
     }
 
-    /// Start `program` as `name`; `restarts` is how often it is restarted
-    /// after a fault.
+    /// Start `program` as `name` at the description's app priority, with no
+    /// heap; `restarts` is how often it is restarted after a fault. For a
+    /// root task that drives processes itself (the suite, the benchmark).
     pub fn spawn(
         &mut self,
         objs: &mut Objects,
@@ -215,26 +276,35 @@ impl Supervisor {
         restarts: u32,
     ) -> Result<TaskId, SpawnError> {
         let task = self.next_task()?;
-        self.start(
-            objs,
-            Process {
-                task,
-                name,
-                program,
-                arg,
-                restarts_left: restarts,
-                restarts: 0,
-                caps: ProcessCaps::NONE,
-            },
-            None,
-            None,
-        )
+        self.start(objs, self.by_program(task, program, name, arg, restarts), None, None)
+    }
+
+    fn by_program(
+        &self,
+        task: TaskId,
+        program: &'static str,
+        name: &'static str,
+        arg: u64,
+        restarts: u32,
+    ) -> Process {
+        Process {
+            task,
+            name,
+            program,
+            arg,
+            priority: self.system.supervisor.app_priority,
+            heap_bytes: 0,
+            restarts_left: restarts,
+            restarts: 0,
+            started_by: None,
+            waiting_for: None,
+            caps: ProcessCaps::NONE,
+        }
     }
 
     /// Like [`Supervisor::spawn`], giving the process a cap whose badge is
     /// `stale`'s identity in [`runtime::slots::EXTRA`] (the suite's test of
     /// stale badges).
-    #[cfg(feature = "suite")]
     pub fn spawn_with_badge(
         &mut self,
         objs: &mut Objects,
@@ -244,12 +314,7 @@ impl Supervisor {
         stale: TaskId,
     ) -> Result<TaskId, SpawnError> {
         let task = self.next_task()?;
-        self.start(
-            objs,
-            Process { task, name, program, arg, restarts_left: 0, restarts: 0, caps: ProcessCaps::NONE },
-            Some(stale),
-            None,
-        )
+        self.start(objs, self.by_program(task, program, name, arg, 0), Some(stale), None)
     }
 
     /// The identity of a new process: a fresh pid, generation 0. Pids wrap
@@ -272,30 +337,32 @@ impl Supervisor {
         self.table.iter().position(|p| p.is_some_and(|p| p.task.pid() == pid))
     }
 
+    /// Build `p` and enter it in the table; `serve` (with its CNode's
+    /// size) makes it the memory manager.
     fn start(
         &mut self,
         objs: &mut Objects,
         mut p: Process,
         extra_badge: Option<TaskId>,
-        serve: Option<Serve>,
+        serve: Option<(Serve, usize)>,
     ) -> Result<TaskId, SpawnError> {
-        let image = programs::PROGRAMS.iter().find(|(n, _)| *n == p.program).ok_or(SpawnError::BadImage)?.1;
-        let is_mm = serve.is_some();
+        let image = self.system.image(p.program).ok_or(SpawnError::UnknownProgram)?;
+        let i = self.table.iter().position(Option::is_none).ok_or(SpawnError::NoArena)?;
         let spec = Spawn {
             task: p.task,
             name: p.name,
             image,
             arg: p.arg,
             restarts: p.restarts,
-            priority: if is_mm { MEMORY_MANAGER.2 } else { PROCESS_PRIORITY },
+            priority: p.priority,
+            heap_bytes: p.heap_bytes,
             extra_badge,
-            cnode_bits: if is_mm { MM_CNODE_BITS } else { process::APP_CNODE_BITS },
-            arena: if is_mm { ArenaSize::Large } else { ArenaSize::Small },
+            cnode_bits: serve.map_or(self.system.supervisor.app_cnode_bits, |(_, bits)| bits),
+            arena: if serve.is_some() { ArenaSize::Large } else { ArenaSize::Small },
             memory_manager: self.mm.map(|mm| mm.service),
-            serve,
+            serve: serve.map(|(s, _)| s),
         };
         p.caps = process::spawn(objs, &mut self.arenas, self.ep, &spec)?;
-        let i = self.table.iter().position(Option::is_none).ok_or(SpawnError::NoArena)?;
         self.table[i] = Some(p);
         debug_println!("spawned pid {} '{}' generation {}", p.task.pid(), p.name, p.task.generation());
         self.register(&p);
@@ -341,24 +408,55 @@ impl Supervisor {
     }
 
     /// Tear a process down: its arena, and with it every object it had.
-    fn tear_down(&mut self, objs: &mut Objects, p: &Process) {
+    /// `code` is what a process waiting for its end is told, if it ended
+    /// for good (a process about to be restarted has not).
+    fn tear_down(&mut self, objs: &mut Objects, p: &Process, code: Option<i32>) {
         self.unregister(p);
         if let Some(i) = self.slot_of(p.task.pid()) {
             self.table[i] = None;
+            // A reply cap it left waiting answers no one now.
+            let _ = objs.cnode.slot(self.reply_slots + i as CPtr).delete();
         }
         if let Err(e) = self.arenas.give_back(objs.cnode, p.caps.arena) {
             debug_println!("teardown of pid {} failed: {e}", p.task.pid());
         }
+        if let Some(code) = code {
+            self.ended_for_good(p, code);
+        }
+    }
+
+    /// Tell the starter of `p` its exit code now if it is waiting, or keep
+    /// the code until it asks.
+    fn ended_for_good(&mut self, p: &Process, code: i32) {
+        let Some(starter) = p.started_by else { return };
+        let waiter = self
+            .table
+            .iter()
+            .position(|w| w.is_some_and(|w| w.task.pid() == starter && w.waiting_for == Some(p.task.pid())));
+        match waiter {
+            Some(i) => {
+                if let Some(w) = self.table[i].as_mut() {
+                    w.waiting_for = None;
+                }
+                sel4::set_mr(0, code as i64 as u64);
+                sel4::send(self.reply_slots + i as CPtr, MessageInfo::new(OK, 0, 0, 1));
+            }
+            None => {
+                // The oldest code is forgotten first; its starter then gets
+                // `UnknownProcess`.
+                self.ended[self.next_ended] = Some(Ended { pid: p.task.pid(), started_by: starter, code });
+                self.next_ended = (self.next_ended + 1) % ENDED;
+            }
+        }
     }
 
     /// End a live process now, as if it had died: the memory manager forgets
-    /// it and its arena is given back. No restart. False if `task` is not
-    /// alive.
-    #[cfg(feature = "suite")]
+    /// it and its arena is given back. No restart; a process waiting for
+    /// it gets [`EXIT_KILLED`]. False if `task` is not alive.
     pub fn kill(&mut self, objs: &mut Objects, task: TaskId) -> bool {
         match self.process(task) {
             Some(p) => {
-                self.tear_down(objs, &p);
+                self.tear_down(objs, &p, Some(EXIT_KILLED));
                 true
             }
             None => false,
@@ -391,14 +489,94 @@ impl Supervisor {
             }
             Some(Op::Exit) => {
                 let code = sel4::get_mr(0) as i32;
-                self.tear_down(objs, &p);
+                self.tear_down(objs, &p, Some(code));
                 Event::Exited { task: p.task, code }
             }
+            Some(Op::Start) => {
+                let words: [u64; NAME_WORDS] = core::array::from_fn(sel4::get_mr);
+                match self.start_by_request(objs, &p, info.length(), &words) {
+                    Ok(task) => {
+                        sel4::set_mr(0, task.pid() as u64);
+                        sel4::set_mr(1, task.generation() as u64);
+                        sel4::reply(MessageInfo::new(OK, 0, 0, 2));
+                        Event::Started { task, by: p.task }
+                    }
+                    Err(e) => {
+                        sel4::reply(MessageInfo::new(e.code(), 0, 0, 0));
+                        Event::Handled
+                    }
+                }
+            }
+            Some(Op::Wait) => {
+                if let Err(e) = self.wait(objs, &p, info.length(), sel4::get_mr(0)) {
+                    sel4::reply(MessageInfo::new(e.code(), 0, 0, 0));
+                }
+                Event::Handled
+            }
             None => {
-                sel4::reply(MessageInfo::new(libshm::protocol::Error::UnknownLabel.code(), 0, 0, 0));
+                sel4::reply(MessageInfo::new(Error::UnknownLabel.code(), 0, 0, 0));
                 Event::Handled
             }
         }
+    }
+
+    /// [`Op::Start`] from `caller`: the description must name the process
+    /// and let the caller start it, and it must not be running.
+    fn start_by_request(
+        &mut self,
+        objs: &mut Objects,
+        caller: &Process,
+        words: usize,
+        name: &[u64; NAME_WORDS],
+    ) -> Result<TaskId, Error> {
+        if words != NAME_WORDS {
+            return Err(if words < NAME_WORDS { Error::ShortMessage } else { Error::LongMessage });
+        }
+        let name = Name::from_words(name)?;
+        let desc = self.system.process(name.as_str()).ok_or(Error::UnknownAlias)?;
+        if desc.start != (Start::OnRequest { by: caller.name }) {
+            return Err(Error::NotPermitted);
+        }
+        if self.table.iter().flatten().any(|p| p.name == desc.name) {
+            return Err(Error::AlreadyRunning);
+        }
+        let task = self.next_task().map_err(|_| Error::TooManyProcesses)?;
+        self.start(objs, Process::described(task, desc, Some(caller.task.pid())), None, None).map_err(|e| {
+            debug_println!("cannot start '{}' for pid {}: {e:?}", desc.name, caller.task.pid());
+            match e {
+                SpawnError::NoArena => Error::TooManyProcesses,
+                _ => Error::OutOfMemory,
+            }
+        })
+    }
+
+    /// [`Op::Wait`] from `caller` for `pid`, a process it started: answered
+    /// now if it has ended, else when it does (its reply cap is kept).
+    fn wait(&mut self, objs: &mut Objects, caller: &Process, words: usize, pid: u64) -> Result<(), Error> {
+        if words != 1 {
+            return Err(if words < 1 { Error::ShortMessage } else { Error::LongMessage });
+        }
+        let pid = Pid::try_from(pid).map_err(|_| Error::BadValue)?;
+        let me = caller.task.pid();
+        let ended = self.ended.iter().position(|e| e.is_some_and(|e| e.pid == pid && e.started_by == me));
+        if let Some(i) = ended {
+            let code = self.ended[i].take().map_or(0, |e| e.code);
+            sel4::set_mr(0, code as i64 as u64);
+            sel4::reply(MessageInfo::new(OK, 0, 0, 1));
+            return Ok(());
+        }
+        let started = self.table.iter().flatten().any(|p| p.task.pid() == pid && p.started_by == Some(me));
+        if !started {
+            return Err(Error::UnknownProcess);
+        }
+        let i = self.slot_of(me).ok_or(Error::UnknownProcess)?;
+        let slot = objs.cnode.slot(self.reply_slots + i as CPtr);
+        let _ = slot.delete();
+        slot.save_caller().map_err(|_| Error::Kernel)?;
+        if let Some(w) = self.table[i].as_mut() {
+            w.waiting_for = Some(pid);
+        }
+        Ok(())
     }
 
     fn fault(&mut self, objs: &mut Objects, p: Process, fault: FaultType) -> Event {
@@ -438,18 +616,21 @@ impl Supervisor {
             p.program,
             ReasonText(reason)
         );
-        self.tear_down(objs, &p);
-        let restarted = if p.restarts_left > 0 {
+        let restart = p.restarts_left > 0;
+        self.tear_down(objs, &p, if restart { None } else { Some(EXIT_FAULTED) });
+        let restarted = if restart {
             let next = Process {
                 task: p.task.next_generation(),
                 restarts_left: p.restarts_left - 1,
                 restarts: p.restarts + 1,
+                waiting_for: None,
                 ..p
             };
             match self.start(objs, next, None, None) {
                 Ok(task) => Some(task),
                 Err(e) => {
                     debug_println!("restart of pid {} failed: {e:?}", p.task.pid());
+                    self.ended_for_good(&p, EXIT_FAULTED);
                     None
                 }
             }

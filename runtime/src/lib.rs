@@ -26,10 +26,7 @@
 #![no_std]
 #![warn(missing_docs)]
 
-pub mod bench;
-pub mod spreadsheet;
 pub mod supervisor;
-pub mod testapp;
 
 use libshm::layout::PROCESS_INFO;
 use libshm::protocol::TaskId;
@@ -97,6 +94,9 @@ pub struct ProcessInfo {
     /// How often this process has been restarted after a fault (0 on its
     /// first start).
     pub restarts: u64,
+    /// Bytes of heap mapped at [`libshm::layout::HEAP_BASE`] (the system
+    /// description's `heap`, in whole pages; 0: none).
+    pub heap_bytes: u64,
 }
 
 impl ProcessInfo {

@@ -10,21 +10,13 @@
 
 use core::ops::Range;
 
-use libshm::layout::{TableLevel, IMAGE_END, LARGE_PAGE_SIZE, PAGE_SIZE, STACK_PAGES, STACK_TOP};
+use libshm::layout::{TableLevel, LARGE_PAGE_SIZE};
+pub use libshm::layout::{HEAP_BASE, HEAP_MAX};
 use linked_list_allocator::LockedHeap;
 use runtime::slots;
 use sel4::cap_type::{CNode, LargePage, PageDirectory, PageUpperDirectory, Untyped, VSpace};
 use sel4::{Cap, CapRights, Error, FixedSizeObject, ObjectType, TranslationTable};
 use vmm_server::untyped::{Slot, Slots};
-
-/// First address of the heap: above the image's room and the 2 MiB
-/// scratch slot of `write_frame`.
-pub const HEAP_BASE: u64 = IMAGE_END + LARGE_PAGE_SIZE;
-/// The most heap there may be.
-pub const HEAP_MAX: u64 = 32 << 20;
-
-const _: () = assert!(HEAP_BASE + HEAP_MAX <= STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE);
-const _: () = assert!(HEAP_BASE.is_multiple_of(LARGE_PAGE_SIZE));
 
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();

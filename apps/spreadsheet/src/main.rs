@@ -6,6 +6,11 @@
 //! grew: the memory manager maps every new pool into every attached process
 //! before the owner's grow returns, and each row's `next` pointer is a plain
 //! address that is the same in every process.
+//!
+//! The owner starts the viewers itself as the table grows (the system
+//! description, `system.toml`, lets it start them by name) and at the end
+//! waits for each and checks its exit code. One viewer crashes on purpose
+//! and is restarted by the supervisor, as its description says.
 
 #![no_std]
 #![no_main]
@@ -13,15 +18,33 @@
 use core::sync::atomic::{fence, Ordering};
 use libshm::layout::PAGE_SIZE;
 use libshm::pool::{Pool, CONTROL_BYTES};
+use libshm::protocol::TaskId;
 use libshm::protocol::{Mode, Prot};
 use libshm::shm::{SharedObject, SharedPtr};
-use runtime::spreadsheet::{
-    CRASHING_VIEWER, CRASH_AFTER_ROWS, OWNER, REPORT_EVERY, ROWS, TABLE_NAME, VIEWER,
-};
 use runtime::{supervisor, ProcessInfo};
 use sel4::debug_println;
 
 runtime::entry!(main);
+
+/// `arg` of the process that owns and grows the table.
+const OWNER: u64 = 0;
+/// `arg` of a process that walks the table and prints running totals.
+const VIEWER: u64 = 1;
+/// `arg` of a viewer that, on its first run, touches an address outside the
+/// table on purpose: the fault is reported, the process restarted as its
+/// next generation, and the restarted viewer reattaches and finds every row.
+const CRASHING_VIEWER: u64 = 2;
+/// Rows a crashing viewer must have seen before it crashes.
+const CRASH_AFTER_ROWS: u64 = 150;
+/// Rows the owner adds in all.
+const ROWS: u64 = 600;
+/// The owner reports its row count to the supervisor every this many rows.
+const REPORT_EVERY: u64 = 100;
+/// The viewers the owner starts (their names in `system.toml`), and how
+/// many rows the table has when each starts.
+const VIEWERS: [(&str, u64); 3] = [("viewer-1", 100), ("crasher", 100), ("viewer-2", 300)];
+/// The shared object's name.
+const TABLE_NAME: &str = "spreadsheet-table";
 
 const WORD: u64 = 8;
 /// The pool's control block: the first data page (page 0 is the header).
@@ -54,6 +77,7 @@ const MAX_WALKS: u64 = 5_000;
 const EXIT_OK: i32 = 0;
 const EXIT_SHM: i32 = 2;
 const EXIT_INCONSISTENT: i32 = 3;
+const EXIT_VIEWER_FAILED: i32 = 4;
 
 fn main(info: &ProcessInfo) -> i32 {
     match info.arg {
@@ -90,6 +114,7 @@ fn owner(info: &ProcessInfo) -> i32 {
     );
     let base = table.base();
     let mut size = table.size();
+    let mut viewers: [Option<TaskId>; VIEWERS.len()] = [None; VIEWERS.len()];
     for id in 1..=ROWS {
         let Ok(row) = pool.alloc(&mut table) else {
             return EXIT_SHM;
@@ -113,18 +138,29 @@ fn owner(info: &ProcessInfo) -> i32 {
         if id % REPORT_EVERY == 0 {
             supervisor::report(id);
         }
+        for (i, (name, _)) in VIEWERS.iter().enumerate().filter(|(_, v)| v.1 == id) {
+            match supervisor::start(name) {
+                Ok(task) => viewers[i] = Some(task),
+                Err(e) => debug_println!("{}: cannot start {name}: {e}", info.name()),
+            }
+        }
         if id % YIELD_EVERY == 0 {
             sel4::yield_now();
         }
     }
     table.store_release(TABLE_DONE, 1);
     debug_println!("{}: all {ROWS} rows written, {} bytes", info.name(), table.size());
-    // Stay attached until the viewers are done: a detach would not take the
-    // table away from them, but the demo reads better in this order.
-    for _ in 0..MAX_WALKS {
-        sel4::yield_now();
+    // Stay attached until the viewers are done (a detach would not take the
+    // table away from them, but the demo reads better in this order).
+    let mut code = EXIT_OK;
+    for ((name, _), viewer) in VIEWERS.iter().zip(viewers) {
+        let ended = viewer.map(supervisor::wait);
+        debug_println!("{}: {name} ended: {ended:?}", info.name());
+        if ended != Some(Ok(EXIT_OK)) {
+            code = EXIT_VIEWER_FAILED;
+        }
     }
-    EXIT_OK
+    code
 }
 
 /// Walk the rows from the head; (rows, sum of values, all values right).

@@ -1,0 +1,37 @@
+//! The on-target test suite: a root task whose tests ask the real kernel,
+//! the memory manager and test processes (`tests/testapp`) for something
+//! and fail when the answer is wrong. It ends with the `N passed, N failed`
+//! line the simulate script reads, and exits 0 only if none failed.
+
+#![no_std]
+#![no_main]
+
+mod harness;
+mod hostile;
+mod processes;
+mod recovery;
+mod shm;
+mod smoke;
+mod soak;
+
+use root_task::Root;
+use sel4::debug_println;
+
+include!(concat!(env!("OUT_DIR"), "/system.rs"));
+
+root_task::image!(SYSTEM, run);
+
+/// Every group, in the order they run.
+const GROUPS: [&[harness::Test]; 6] =
+    [&smoke::TESTS, &processes::TESTS, &shm::TESTS, &hostile::TESTS, &soak::TESTS, &recovery::TESTS];
+
+fn run(root: &mut Root) -> u8 {
+    let (mut passed, mut failed) = (0, 0);
+    for tests in GROUPS {
+        let (p, f) = harness::run(root, tests);
+        passed += p;
+        failed += f;
+    }
+    debug_println!("{passed} passed, {failed} failed");
+    u8::from(failed != 0)
+}

@@ -1,0 +1,80 @@
+//! A process for the supervisor's on-target tests. `ProcessInfo::arg`
+//! selects what it does (`test_contract`); it reports `PASS` or 0
+//! through the supervisor before it exits, or it faults on purpose. The
+//! shared-memory behaviours are in [`shm`].
+
+#![no_std]
+#![no_main]
+
+mod hostile;
+mod recovery;
+mod rng;
+mod shm;
+mod soak;
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use libshm::client;
+use libshm::protocol::{Name, Reply, Request};
+use runtime::supervisor::{self, STALE};
+use runtime::{slots, ProcessInfo};
+use sel4::cap_type::Tcb;
+use sel4::{Cap, Error};
+use test_contract::*;
+
+runtime::entry!(main);
+
+/// Every copy of this program has this static at the same address.
+static MINE: AtomicU64 = AtomicU64::new(0);
+
+fn verdict(ok: bool) -> u64 {
+    if ok {
+        PASS
+    } else {
+        0
+    }
+}
+
+fn main(info: &ProcessInfo) -> i32 {
+    let me = (info.pid as u64, info.generation as u64);
+    if let Some(value) = hostile::run(info) {
+        supervisor::report(value);
+        return 0;
+    }
+    if let Some(outcome) = shm::run(info).or_else(|| soak::run(info)).or_else(|| recovery::run(info)) {
+        if let Err(what) = outcome {
+            sel4::debug_println!("testapp pid {} ({}): failed: {what}", info.pid, info.name());
+        }
+        supervisor::report(verdict(outcome.is_ok()));
+        return 0;
+    }
+    match behaviour(info.arg) {
+        PING => supervisor::report(verdict(supervisor::ping() == Ok(me))),
+        CRASH => {
+            supervisor::report(verdict(supervisor::ping() == Ok(me)));
+            if info.restarts == 0 {
+                // SAFETY: deliberately reading unmapped memory to fault.
+                let _ = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
+            }
+        }
+        CAP_ABUSE => {
+            let r = Cap::<Tcb>::from_cptr(EMPTY_SLOT).set_priority(0);
+            supervisor::report(verdict(r == Err(Error::InvalidCapability)));
+        }
+        ISOLATION => {
+            let tag = 0x5eed_0000 | info.pid as u64;
+            MINE.store(tag, Ordering::SeqCst);
+            for _ in 0..10 {
+                sel4::yield_now();
+            }
+            supervisor::report(verdict(MINE.load(Ordering::SeqCst) == tag));
+        }
+        STALE_CALLER => supervisor::report(verdict(supervisor::ping_through(slots::EXTRA) == Err(STALE))),
+        REGISTERED => {
+            let answer = Name::new(info.name())
+                .and_then(|name| client::call(slots::MEMORY_MANAGER, &Request::LookupAlias { name }, None));
+            supervisor::report(verdict(answer == Ok(Reply::Task(info.task()))));
+        }
+        _ => {}
+    }
+    0
+}

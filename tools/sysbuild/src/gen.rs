@@ -1,0 +1,91 @@
+//! The compiled description: Rust source for `root_task::system::System`,
+//! with the programs embedded by `include_bytes!`.
+
+use crate::desc::{Start, System};
+use elf::abi::PT_LOAD;
+use elf::endian::AnyEndian;
+use elf::ElfBytes;
+use libshm::layout::PAGE_SIZE;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+/// A program an image embeds.
+pub struct Embedded {
+    /// Its name.
+    pub name: String,
+    /// Where the stripped ELF is (none when the programs were not built).
+    pub path: Option<PathBuf>,
+    /// Its bytes.
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl Embedded {
+    /// Bytes its loadable segments take once loaded, in whole pages.
+    pub fn loaded_bytes(&self) -> Option<u64> {
+        let elf = ElfBytes::<AnyEndian>::minimal_parse(self.bytes.as_ref()?).ok()?;
+        let segments = elf.segments()?;
+        Some(
+            segments
+                .iter()
+                .filter(|s| s.p_type == PT_LOAD)
+                .map(|s| {
+                    let start = s.p_vaddr & !(PAGE_SIZE - 1);
+                    (s.p_vaddr + s.p_memsz).next_multiple_of(PAGE_SIZE) - start
+                })
+                .sum(),
+        )
+    }
+}
+
+/// The `system.rs` an image includes.
+pub fn system_rs(system: &System, images: &[Embedded]) -> String {
+    let spec = &system.spec;
+    let (sup, mm) = (&spec.supervisor, &spec.memory_manager);
+    let mut out = String::new();
+    let source = system.file.display().to_string();
+    writeln!(out, "// Written by tools/sysbuild from {source}; do not edit.").unwrap();
+    writeln!(out, "/// The system this image runs, as its description says.").unwrap();
+    writeln!(out, "pub static SYSTEM: root_task::system::System = root_task::system::System {{").unwrap();
+    writeln!(out, "    source: {source:?},").unwrap();
+    writeln!(out, "    programs: &[").unwrap();
+    for image in images {
+        let bytes = match &image.path {
+            Some(path) => format!("include_bytes!({:?})", path.display().to_string()),
+            None => "&[]".into(),
+        };
+        writeln!(out, "        root_task::system::Program {{ name: {:?}, image: {bytes} }},", image.name)
+            .unwrap();
+    }
+    writeln!(out, "    ],").unwrap();
+    writeln!(out, "    processes: &[").unwrap();
+    for p in &spec.processes {
+        let start = match &p.start {
+            Start::By { by } => format!("root_task::system::Start::OnRequest {{ by: {by:?} }}"),
+            Start::Word(_) => "root_task::system::Start::Boot".into(),
+        };
+        writeln!(
+            out,
+            "        root_task::system::ProcessDesc {{ name: {:?}, program: {:?}, start: {start}, priority: {}, \
+             restarts: {}, heap_bytes: {}, arg: {} }},",
+            p.name, p.program, p.priority, p.restarts, p.heap, p.arg
+        )
+        .unwrap();
+    }
+    writeln!(out, "    ],").unwrap();
+    writeln!(
+        out,
+        "    supervisor: root_task::system::SupervisorConfig {{ arenas: {}, arena_bits: {}, app_cnode_bits: {}, \
+         app_priority: {} }},",
+        sup.arenas, sup.arena_bits, sup.app_cnode_bits, sup.app_priority
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "    memory_manager: root_task::system::MemoryManagerConfig {{ program: {:?}, name: {:?}, priority: {}, \
+         cnode_bits: {}, arena_bits: {}, pool_count: {}, pool_bits: {} }},",
+        mm.program, mm.name, mm.priority, mm.cnode_bits, mm.arena_bits, mm.pool_count, mm.pool_bits
+    )
+    .unwrap();
+    writeln!(out, "}};").unwrap();
+    out
+}
