@@ -4,130 +4,266 @@
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
-/// Ping the supervisor, report whether it knows who we are, exit.
-pub const PING: u64 = 0;
-/// First start: ping and report, then read [`UNMAPPED`] (a fault).
-/// After a restart: ping and report, then exit.
-pub const CRASH: u64 = 1;
-/// Invoke a cap slot we were not given; report whether the kernel refused.
-pub const CAP_ABUSE: u64 = 2;
-/// Write our tag to a static, yield, report whether it is still ours.
-pub const ISOLATION: u64 = 3;
-/// Ping through the cap in `slots::EXTRA` (an old generation's badge);
-/// report whether the supervisor refused it as stale.
-pub const STALE_CALLER: u64 = 4;
-/// Exit at once with code 0.
-pub const EXIT: u64 = 5;
-/// Ask the memory manager who has our name; report whether it is us.
-pub const REGISTERED: u64 = 6;
-
 /// An address no process has mapped (between image and stack).
 pub const UNMAPPED: u64 = 0x1800_0000;
 /// A slot of an app's CNode the supervisor leaves empty.
 pub const EMPTY_SLOT: u64 = 200;
-/// Reported for "as expected".
-pub const PASS: u64 = 1;
+
+/// What a test process does: the low [`BEHAVIOUR_BITS`] of its
+/// `ProcessInfo::arg`. The compiler keeps the codes distinct.
+#[repr(u16)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Ping the supervisor, report whether it knows who we are, exit.
+    Ping = 0,
+    /// First start: ping and report, then read [`UNMAPPED`] (a fault).
+    /// After a restart: ping and report, then exit.
+    Crash = 1,
+    /// Invoke a cap slot we were not given; report whether the kernel refused.
+    CapAbuse = 2,
+    /// Write our tag to a static, yield, report whether it is still ours.
+    Isolation = 3,
+    /// Ping through the cap in `slots::EXTRA` (an old generation's badge);
+    /// report whether the supervisor refused it as stale.
+    StaleCaller = 4,
+    /// Exit at once with code 0.
+    Exit = 5,
+    /// Ask the memory manager who has our name; report whether it is us.
+    Registered = 6,
+    /// Create [`GROW_OBJECT`], fill [`pattern`] into its first data page, report
+    /// `Report::Ready`; wait (header) until [`GROW_PEERS`] peers are attached, grow to
+    /// [`GROW_TO`], write [`grow_value`] into every new page, raise
+    /// [`GROW_FLAG`]; wait until the peers left, check everything, destroy.
+    GrowOwner = 7,
+    /// Open [`GROW_OBJECT`], wait for [`GROW_FLAG`] (no message), read the new
+    /// size from the header and every new page's [`grow_value`], check the
+    /// pattern written before the grow, detach.
+    GrowPeer = 8,
+    /// Create [`LIST_OBJECT`] with a pool at [`POOL_CONTROL`], build a list of
+    /// [`LIST_NODES`] nodes through shared pointers (it spans [`LIST_POOLS`]
+    /// pools), set the root, report `Report::Ready`; wait until [`LIST_WALKERS`] are
+    /// attached, raise [`RELEASE_FLAG`], wait until they left, destroy.
+    ListBuilder = 9,
+    /// Open [`LIST_OBJECT`] read-only, walk the list from the root, check count,
+    /// sum and pool count; wait for [`RELEASE_FLAG`], detach.
+    ListWalker = 10,
+    /// Create [`MMAP_OBJECT`], map its page [`MMAP_OFFSET`] read-write into the
+    /// pid in the parameter and read-only into alias [`MMAP_ALIAS`] with
+    /// `mmap_peer` (a wrong address and an unknown alias refused); wait until
+    /// both left, find [`MMAP_ANSWER`], destroy.
+    MmapOwner = 11,
+    /// Wait until someone maps [`MMAP_OBJECT`] into us, check the value at
+    /// [`MMAP_OFFSET`] and our rights (the parameter: the expected `Prot` bits),
+    /// write [`MMAP_ANSWER`] if writable, detach.
+    MmapTarget = 12,
+    /// Create [`UNMAP_OBJECT`], write [`CUT_VALUE`] at [`CUT_OFFSET`], report
+    /// the address of that page (the ready signal, and where the peers will
+    /// fault); once [`UNMAP_PEERS`] peers have seen the page ([`seen_flag`]),
+    /// take it from each of them with `munmap_peer` by pid (keeping its own),
+    /// raise [`RELEASE_FLAG`]; wait until they are gone, destroy.
+    UnmapOwner = 13,
+    /// Open [`UNMAP_OBJECT`] as peer number `param`, check the page at
+    /// [`CUT_OFFSET`], raise its [`seen_flag`], wait for
+    /// [`RELEASE_FLAG`], touch the page again: a fault at its address (reported
+    /// 0 if the touch returns).
+    UnmapPeer = 14,
+    /// Create [`CS_OBJECT`] in client-server mode (clients read-only), report
+    /// `Report::Ready`; once the client is attached raise [`RELEASE_FLAG`]; wait until
+    /// it left, check nothing changed, destroy.
+    CsOwner = 15,
+    /// Open [`CS_OBJECT`]: read-write is refused, read-only works; grow,
+    /// shrink, set-root, destroy, `mmap_peer` and `munmap_peer` into the owner
+    /// are refused with `NotOwner`; wait for [`RELEASE_FLAG`], detach.
+    CsClient = 16,
+    /// Create [`KEEP_OBJECT`], fill its first data page with [`pattern`], grow it
+    /// to each of [`KEEP_SIZES`] (the last grow adds a 2 MiB page), mark each
+    /// grow's first and last new word, and check all of it after every grow.
+    GrowKeepsData = 17,
+    /// As [`Behaviour::UnmapOwner`] on [`SHRINK_OBJECT`], removing everything from
+    /// [`CUT_OFFSET`] on with a shrink.
+    ShrinkOwner = 18,
+    /// As [`Behaviour::UnmapPeer`] on [`SHRINK_OBJECT`].
+    ShrinkPeer = 19,
+    /// Create [`CANARY_OBJECT`] (client-server, clients read-only), fill
+    /// `[CANARY_DATA_FROM, CANARY_SIZE)` with [`canary_word`], set the root to
+    /// [`CANARY_ROOT`], report `Report::Ready`; ask the server for the object's state
+    /// while waiting (it must keep answering) until the hostile client attaches
+    /// (its "done"); check the contents, grow once and ping the supervisor (both
+    /// still serve), raise [`RELEASE_FLAG`], wait until it left, check, destroy.
+    HostileCanary = 20,
+    /// Send every malformed request of the issue and [`GARBAGE_MESSAGES`]
+    /// random undecodable ones to the memory manager, each of which must get
+    /// exactly its error; then attach to [`CANARY_OBJECT`] read-only, check its
+    /// contents, wait for [`RELEASE_FLAG`], detach. Reports how many hostile
+    /// requests were refused as expected, or 0 at the first that was not.
+    Hostile = 21,
+    /// Soak process number `param & SOAK_INDEX_MASK`, incarnation `param >>
+    /// SOAK_INCARNATION_SHIFT`: [`SOAK_OPS_PER_PROCESS`] random operations from
+    /// its [`soak_seed`]; after each, verify every object it is attached to and
+    /// report [`soak_step`]; detach from everything, report `Report::Pass`.
+    Soak = 40,
+    /// After the soak: destroy every soak object that is left (verifying its
+    /// checksum first), check that opening any now fails with `UnknownName`,
+    /// report `Report::Pass`.
+    SoakCleanup = 41,
+    /// Creates [`LAZY_OBJECT`], writes [`lazy_value`] at every touch, reports
+    /// [`Report::Ready`]; at the end finds the lazy peer's write.
+    LazyOwner = 60,
+    /// Attaches lazily, reads every touch and writes [`LAZY_WRITE_AT`]: each
+    /// first touch is a fault the memory manager repairs.
+    LazyPeer = 61,
+    /// Creates [`REATTACH_OBJECT`] with data at its root, reports [`Report::Ready`],
+    /// then watches the header while [`Behaviour::Reattacher`] dies and comes back.
+    ReattachKeeper = 62,
+    /// Generation 0 attaches, grows, marks, reports [`Report::Ready`] and crashes;
+    /// generation 1 attaches again and finds everything as it was.
+    Reattacher = 63,
+    /// Takes its whole quota, is refused more, reports [`Report::Ready`] and holds it
+    /// until [`Behaviour::QuotaNeighbour`] raises [`RELEASE_FLAG`] in its object.
+    QuotaHog = 64,
+    /// Grows an object of its own while the hog holds its whole quota.
+    QuotaNeighbour = 65,
+    /// Creates [`KILL_OBJECT`], watches [`Behaviour::KillVictim`] grow and shrink it and
+    /// reports [`Report::KillNow`] mid-loop; after the kill checks the object.
+    KillKeeper = 66,
+    /// Grows and shrinks [`KILL_OBJECT`] until it is killed.
+    KillVictim = 67,
+    /// Creates [`STUCK_OBJECT`], then grows, shrinks and maps into the watcher
+    /// while dead, stopped and spinning peers are attached or gone.
+    StuckOwner = 68,
+    /// Attaches to [`STUCK_OBJECT`], reports [`Report::Ready`], then dies, stops
+    /// itself or spins, as its parameter ([`STUCK_DEAD`] ...) says.
+    StuckPeer = 69,
+    /// Attaches to [`STUCK_OBJECT`], gives up one page, and checks each of the
+    /// owner's steps.
+    StuckWatcher = 70,
+    /// Creates [`LATE_OBJECT`], reports [`Report::Ready`] after its first grow and
+    /// keeps growing it a page at a time up to [`LATE_PAGES`] pages, writing
+    /// [`late_value`] into each new page; then raises [`LATE_GROWN_AT`] and
+    /// waits for [`LATE_DONE_AT`].
+    LateOwner = 71,
+    /// Spawned while the owner grows: attaches, and while the growing goes on
+    /// touches the newest page the header names, which must be mapped already;
+    /// at the end every page must hold its value.
+    Latecomer = 72,
+}
+
+impl Behaviour {
+    /// Every behaviour.
+    pub const ALL: [Behaviour; 37] = [
+        Behaviour::Ping,
+        Behaviour::Crash,
+        Behaviour::CapAbuse,
+        Behaviour::Isolation,
+        Behaviour::StaleCaller,
+        Behaviour::Exit,
+        Behaviour::Registered,
+        Behaviour::GrowOwner,
+        Behaviour::GrowPeer,
+        Behaviour::ListBuilder,
+        Behaviour::ListWalker,
+        Behaviour::MmapOwner,
+        Behaviour::MmapTarget,
+        Behaviour::UnmapOwner,
+        Behaviour::UnmapPeer,
+        Behaviour::CsOwner,
+        Behaviour::CsClient,
+        Behaviour::GrowKeepsData,
+        Behaviour::ShrinkOwner,
+        Behaviour::ShrinkPeer,
+        Behaviour::HostileCanary,
+        Behaviour::Hostile,
+        Behaviour::Soak,
+        Behaviour::SoakCleanup,
+        Behaviour::LazyOwner,
+        Behaviour::LazyPeer,
+        Behaviour::ReattachKeeper,
+        Behaviour::Reattacher,
+        Behaviour::QuotaHog,
+        Behaviour::QuotaNeighbour,
+        Behaviour::KillKeeper,
+        Behaviour::KillVictim,
+        Behaviour::StuckOwner,
+        Behaviour::StuckPeer,
+        Behaviour::StuckWatcher,
+        Behaviour::LateOwner,
+        Behaviour::Latecomer,
+    ];
+
+    /// The `arg` for this behaviour with no parameter.
+    pub const fn arg(self) -> u64 {
+        self as u64
+    }
+
+    /// The `arg` for this behaviour with `param` (an index or a pid).
+    pub const fn with(self, param: u64) -> u64 {
+        self as u64 | param << BEHAVIOUR_BITS
+    }
+
+    /// The behaviour an `arg` selects, if any.
+    pub fn of(arg: u64) -> Option<Behaviour> {
+        let code = arg & ((1 << BEHAVIOUR_BITS) - 1);
+        Behaviour::ALL.into_iter().find(|b| *b as u64 == code)
+    }
+}
+
+/// What a test process reports to the supervisor (besides soak steps,
+/// [`soak_step`], which carry a tag no report has).
+#[repr(u64)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// A check failed.
+    Fail = 0,
+    /// Reported for "as expected".
+    Pass = 1,
+    /// Reported by an owner once its object exists and holds its data.
+    Ready = 2,
+    /// The keeper's report that the victim is mid-loop: kill it now.
+    KillNow = 3,
+}
+
+impl Report {
+    /// Every report.
+    pub const ALL: [Report; 4] = [Report::Fail, Report::Pass, Report::Ready, Report::KillNow];
+
+    /// The word reported.
+    pub const fn value(self) -> u64 {
+        self as u64
+    }
+}
 
 /// Bits of `arg` that select the behaviour; the bits above carry a
 /// parameter (an index or a pid) for the behaviours that take one.
 pub const BEHAVIOUR_BITS: u32 = 16;
-
-/// The `arg` for `behaviour` with `param`.
-pub const fn with_param(behaviour: u64, param: u64) -> u64 {
-    behaviour | param << BEHAVIOUR_BITS
-}
-
-/// The behaviour an `arg` selects.
-pub const fn behaviour(arg: u64) -> u64 {
-    arg & ((1 << BEHAVIOUR_BITS) - 1)
-}
 
 /// The parameter an `arg` carries.
 pub const fn param(arg: u64) -> u64 {
     arg >> BEHAVIOUR_BITS
 }
 
-// Shared-memory behaviours. Owners report [`READY`] once their
+// Shared-memory behaviours. Owners report [`Report::Ready`] once their
 // object exists, so the supervisor starts the others; everyone reports
-// [`PASS`] (or 0) at the end and exits, except where a fault is the point.
+// [`Report::Pass`] (or 0) at the end and exits, except where a fault is the point.
 // Processes coordinate only through the object itself (flag words, the
 // header's count of attached processes), never by messages to each other.
-
-/// Reported by an owner once its object exists and holds its data.
-pub const READY: u64 = 2;
-
-/// Create [`GROW_OBJECT`], fill [`pattern`] into its first data page, report
-/// `READY`; wait (header) until [`GROW_PEERS`] peers are attached, grow to
-/// [`GROW_TO`], write [`grow_value`] into every new page, raise
-/// [`GROW_FLAG`]; wait until the peers left, check everything, destroy.
-pub const GROW_OWNER: u64 = 7;
-/// Open [`GROW_OBJECT`], wait for [`GROW_FLAG`] (no message), read the new
-/// size from the header and every new page's [`grow_value`], check the
-/// pattern written before the grow, detach.
-pub const GROW_PEER: u64 = 8;
-/// Create [`LIST_OBJECT`] with a pool at [`POOL_CONTROL`], build a list of
-/// [`LIST_NODES`] nodes through shared pointers (it spans [`LIST_POOLS`]
-/// pools), set the root, report `READY`; wait until [`LIST_WALKERS`] are
-/// attached, raise [`RELEASE_FLAG`], wait until they left, destroy.
-pub const LIST_BUILDER: u64 = 9;
-/// Open [`LIST_OBJECT`] read-only, walk the list from the root, check count,
-/// sum and pool count; wait for [`RELEASE_FLAG`], detach.
-pub const LIST_WALKER: u64 = 10;
-/// Create [`MMAP_OBJECT`], map its page [`MMAP_OFFSET`] read-write into the
-/// pid in the parameter and read-only into alias [`MMAP_ALIAS`] with
-/// `mmap_peer` (a wrong address and an unknown alias refused); wait until
-/// both left, find [`MMAP_ANSWER`], destroy.
-pub const MMAP_OWNER: u64 = 11;
-/// Wait until someone maps [`MMAP_OBJECT`] into us, check the value at
-/// [`MMAP_OFFSET`] and our rights (the parameter: the expected `Prot` bits),
-/// write [`MMAP_ANSWER`] if writable, detach.
-pub const MMAP_TARGET: u64 = 12;
-/// Create [`UNMAP_OBJECT`], write [`CUT_VALUE`] at [`CUT_OFFSET`], report
-/// the address of that page (the ready signal, and where the peers will
-/// fault); once [`UNMAP_PEERS`] peers have seen the page ([`seen_flag`]),
-/// take it from each of them with `munmap_peer` by pid (keeping its own),
-/// raise [`RELEASE_FLAG`]; wait until they are gone, destroy.
-pub const UNMAP_OWNER: u64 = 13;
-/// Open [`UNMAP_OBJECT`] as peer number `param`, check the page at
-/// [`CUT_OFFSET`], raise its [`seen_flag`], wait for
-/// [`RELEASE_FLAG`], touch the page again: a fault at its address (reported
-/// 0 if the touch returns).
-pub const UNMAP_PEER: u64 = 14;
-/// As [`UNMAP_OWNER`] on [`SHRINK_OBJECT`], removing everything from
-/// [`CUT_OFFSET`] on with a shrink.
-pub const SHRINK_OWNER: u64 = 18;
-/// As [`UNMAP_PEER`] on [`SHRINK_OBJECT`].
-pub const SHRINK_PEER: u64 = 19;
-/// Create [`CS_OBJECT`] in client-server mode (clients read-only), report
-/// `READY`; once the client is attached raise [`RELEASE_FLAG`]; wait until
-/// it left, check nothing changed, destroy.
-pub const CS_OWNER: u64 = 15;
-/// Open [`CS_OBJECT`]: read-write is refused, read-only works; grow,
-/// shrink, set-root, destroy, `mmap_peer` and `munmap_peer` into the owner
-/// are refused with `NotOwner`; wait for [`RELEASE_FLAG`], detach.
-pub const CS_CLIENT: u64 = 16;
-/// Create [`KEEP_OBJECT`], fill its first data page with [`pattern`], grow it
-/// to each of [`KEEP_SIZES`] (the last grow adds a 2 MiB page), mark each
-/// grow's first and last new word, and check all of it after every grow.
-pub const GROW_KEEPS_DATA: u64 = 17;
 
 /// Object names, one per test (objects outlive their processes until
 /// destroyed, so no two tests share one).
 pub const GROW_OBJECT: &str = "shm-grow";
-/// See [`LIST_BUILDER`].
+/// See [`Behaviour::ListBuilder`].
 pub const LIST_OBJECT: &str = "shm-list";
 /// Sizes [`KEEP_OBJECT`] grows to, in order.
 pub const KEEP_SIZES: [u64; 3] =
     [3 * PAGE, libshm::layout::LARGE_PAGE_SIZE, 2 * libshm::layout::LARGE_PAGE_SIZE];
-/// See [`MMAP_OWNER`].
+/// See [`Behaviour::MmapOwner`].
 pub const MMAP_OBJECT: &str = "shm-mmap";
-/// See [`UNMAP_OWNER`].
+/// See [`Behaviour::UnmapOwner`].
 pub const UNMAP_OBJECT: &str = "shm-unmap";
-/// See [`UNMAP_OWNER`].
+/// See [`Behaviour::UnmapOwner`].
 pub const SHRINK_OBJECT: &str = "shm-shrink";
-/// See [`CS_OWNER`].
+/// See [`Behaviour::CsOwner`].
 pub const CS_OBJECT: &str = "shm-client-server";
-/// See [`GROW_KEEPS_DATA`].
+/// See [`Behaviour::GrowKeepsData`].
 pub const KEEP_OBJECT: &str = "shm-keep";
 /// The process name (and so the memory manager alias) of the `mmap_peer`
 /// target reached by alias.
@@ -225,23 +361,9 @@ pub const CS_VALUE: u64 = 0x6373_0000_0000_0001;
 // known contents; a hostile client, never attached to it during the attack,
 // sends every malformed request it can and checks each gets its error.
 
-/// Create [`CANARY_OBJECT`] (client-server, clients read-only), fill
-/// `[CANARY_DATA_FROM, CANARY_SIZE)` with [`canary_word`], set the root to
-/// [`CANARY_ROOT`], report `READY`; ask the server for the object's state
-/// while waiting (it must keep answering) until the hostile client attaches
-/// (its "done"); check the contents, grow once and ping the supervisor (both
-/// still serve), raise [`RELEASE_FLAG`], wait until it left, check, destroy.
-pub const HOSTILE_CANARY: u64 = 20;
-/// Send every malformed request of the issue and [`GARBAGE_MESSAGES`]
-/// random undecodable ones to the memory manager, each of which must get
-/// exactly its error; then attach to [`CANARY_OBJECT`] read-only, check its
-/// contents, wait for [`RELEASE_FLAG`], detach. Reports how many hostile
-/// requests were refused as expected, or 0 at the first that was not.
-pub const HOSTILE: u64 = 21;
-
 /// The canary owner's process name (and memory manager alias).
 pub const CANARY_PROCESS: &str = "hostile-canary";
-/// See [`HOSTILE_CANARY`].
+/// See [`Behaviour::HostileCanary`].
 pub const CANARY_OBJECT: &str = "hostile-canary-object";
 /// The hostile client's own object, where its range attacks aim.
 pub const HOSTILE_OBJECT: &str = "hostile-own";
@@ -268,16 +390,6 @@ pub const fn canary_word(offset: u64) -> u64 {
 // to the data pages, and every grow, shrink and remap, happens under the
 // lock, so a checksum is never read half-written and a page is never
 // removed under a reader.
-
-/// Soak process number `param & SOAK_INDEX_MASK`, incarnation `param >>
-/// SOAK_INCARNATION_SHIFT`: [`SOAK_OPS_PER_PROCESS`] random operations from
-/// its [`soak_seed`]; after each, verify every object it is attached to and
-/// report [`soak_step`]; detach from everything, report `PASS`.
-pub const SOAK: u64 = 40;
-/// After the soak: destroy every soak object that is left (verifying its
-/// checksum first), check that opening any now fails with `UnknownName`,
-/// report `PASS`.
-pub const SOAK_CLEANUP: u64 = 41;
 
 /// Processes running at once.
 pub const SOAK_PROCESSES: u64 = 16;
@@ -349,24 +461,6 @@ pub const SOAK_KINDS: [&str; 9] =
 // Recovery behaviours (`tests/suite/src/recovery.rs`): lazy
 // repair of the shared window, restart and reattach, per-process quotas.
 
-/// Creates [`LAZY_OBJECT`], writes [`lazy_value`] at every touch, reports
-/// [`READY`]; at the end finds the lazy peer's write.
-pub const LAZY_OWNER: u64 = 60;
-/// Attaches lazily, reads every touch and writes [`LAZY_WRITE_AT`]: each
-/// first touch is a fault the memory manager repairs.
-pub const LAZY_PEER: u64 = 61;
-/// Creates [`REATTACH_OBJECT`] with data at its root, reports [`READY`],
-/// then watches the header while [`REATTACHER`] dies and comes back.
-pub const REATTACH_KEEPER: u64 = 62;
-/// Generation 0 attaches, grows, marks, reports [`READY`] and crashes;
-/// generation 1 attaches again and finds everything as it was.
-pub const REATTACHER: u64 = 63;
-/// Takes its whole quota, is refused more, reports [`READY`] and holds it
-/// until [`QUOTA_NEIGHBOUR`] raises [`RELEASE_FLAG`] in its object.
-pub const QUOTA_HOG: u64 = 64;
-/// Grows an object of its own while the hog holds its whole quota.
-pub const QUOTA_NEIGHBOUR: u64 = 65;
-
 /// The object of the lazy-repair test.
 pub const LAZY_OBJECT: &str = "rec-lazy";
 /// Two 2 MiB chunks: 4 KiB pages, then one 2 MiB frame.
@@ -415,23 +509,6 @@ pub const QUOTA_NEIGHBOUR_SIZE: u64 = 2 * libshm::layout::LARGE_PAGE_SIZE;
 /// What the neighbour writes into its grown memory.
 pub const QUOTA_VALUE: u64 = 0x7175_6f74_6100_0001;
 
-/// Creates [`KILL_OBJECT`], watches [`KILL_VICTIM`] grow and shrink it and
-/// reports [`KILL_NOW`] mid-loop; after the kill checks the object.
-pub const KILL_KEEPER: u64 = 66;
-/// Grows and shrinks [`KILL_OBJECT`] until it is killed.
-pub const KILL_VICTIM: u64 = 67;
-/// Creates [`STUCK_OBJECT`], then grows, shrinks and maps into the watcher
-/// while dead, stopped and spinning peers are attached or gone.
-pub const STUCK_OWNER: u64 = 68;
-/// Attaches to [`STUCK_OBJECT`], reports [`READY`], then dies, stops
-/// itself or spins, as its parameter ([`STUCK_DEAD`] ...) says.
-pub const STUCK_PEER: u64 = 69;
-/// Attaches to [`STUCK_OBJECT`], gives up one page, and checks each of the
-/// owner's steps.
-pub const STUCK_WATCHER: u64 = 70;
-
-/// The keeper's report that the victim is mid-loop: kill it now.
-pub const KILL_NOW: u64 = 3;
 /// The object of the kill test.
 pub const KILL_OBJECT: &str = "rec-kill";
 /// Its size between the victim's grows.
@@ -478,15 +555,6 @@ pub const STUCK_STOPPED: u64 = 1;
 /// A stuck peer that spins at the apps' priority and never calls again.
 pub const STUCK_SPINNER: u64 = 2;
 
-/// Creates [`LATE_OBJECT`], reports [`READY`] after its first grow and
-/// keeps growing it a page at a time up to [`LATE_PAGES`] pages, writing
-/// [`late_value`] into each new page; then raises [`LATE_GROWN_AT`] and
-/// waits for [`LATE_DONE_AT`].
-pub const LATE_OWNER: u64 = 71;
-/// Spawned while the owner grows: attaches, and while the growing goes on
-/// touches the newest page the header names, which must be mapped already;
-/// at the end every page must hold its value.
-pub const LATECOMER: u64 = 72;
 /// The object of the spawned-during-a-grow test.
 pub const LATE_OBJECT: &str = "rec-late";
 /// How many pages it ends with.
@@ -498,4 +566,28 @@ pub const LATE_DONE_AT: u64 = PAGE + 8;
 /// The word the owner writes at the start of page `n` (from page 2 on).
 pub const fn late_value(page: u64) -> u64 {
     0x6c61_7465_0000_0000 | page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_behaviour_round_trips_and_codes_are_distinct() {
+        for (i, b) in Behaviour::ALL.iter().enumerate() {
+            assert_eq!(Behaviour::of(b.arg()), Some(*b));
+            assert_eq!(Behaviour::of(b.with(7)), Some(*b));
+            assert_eq!(param(b.with(7)), 7);
+            assert!(Behaviour::ALL[..i].iter().all(|a| a.arg() != b.arg()), "{b:?} repeats a code");
+        }
+    }
+
+    #[test]
+    fn reports_are_distinct_and_no_soak_step() {
+        for (i, r) in Report::ALL.iter().enumerate() {
+            assert!(Report::ALL[..i].iter().all(|a| a.value() != r.value()), "{r:?} repeats a value");
+            assert!(!is_soak_step(r.value()));
+        }
+        assert!((0..SOAK_KINDS.len() as u64).all(|k| is_soak_step(soak_step(k))));
+    }
 }

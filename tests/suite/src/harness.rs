@@ -1,8 +1,14 @@
 //! The on-target test harness: named checks that each ask the real kernel
-//! (or real processes) for something and fail when the answer is wrong,
-//! and the `N passed, N failed` line the simulate script reads.
+//! (or real processes) for something and fail when the answer is wrong;
+//! the [`Cast`] of processes a test spawns, whose reports and endings it
+//! collects and which [`isolated`] cleans up after; and the `N passed, N
+//! failed` line the simulate script reads.
 
-use sel4::{debug_println, Error};
+use libshm::protocol::TaskId;
+use root_task::process::SpawnError;
+use root_task::supervisor::Event;
+use sel4::{debug_println, Error, FaultType};
+use test_contract::Report;
 
 /// What every test gets: the root task's objects and the supervisor.
 pub type Env = root_task::Root;
@@ -75,4 +81,220 @@ pub fn run(env: &mut Env, tests: &[Test]) -> (usize, usize) {
         }
     }
     (passed, failed)
+}
+
+/// The program every on-target test spawns.
+pub const TEST_PROGRAM: &str = "testapp";
+/// Most events any test waits for before it gives up.
+pub const MAX_EVENTS: usize = 512;
+/// Most processes of one cast (the largest test starts 32 at once).
+const MAX_CAST: usize = 32;
+
+/// A spawn's result as a check's failure.
+pub fn spawned(r: Result<TaskId, SpawnError>) -> Result<TaskId, Failure> {
+    r.map_err(|e| match e {
+        SpawnError::Kernel(err) => Failure { what: "spawn", error: Some(err) },
+        SpawnError::BadImage => fail("spawn: bad image"),
+        SpawnError::NoArena => fail("spawn: no free arena"),
+        SpawnError::UnknownProgram => fail("spawn: the image embeds no such program"),
+    })
+}
+
+/// Wait for the next event that is not one the supervisor handled itself.
+pub fn next(env: &mut Env) -> Event {
+    loop {
+        match env.sup.next_event(&mut env.objs) {
+            Event::Handled => continue,
+            e => return e,
+        }
+    }
+}
+
+/// How a member of a cast must end for [`Cast::finish`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Report [`Report::Pass`], then exit with code 0.
+    Pass,
+    /// Fault (a VM fault) at exactly this address, having reported nothing.
+    FaultAt(u64),
+}
+
+#[derive(Clone, Copy)]
+struct Member {
+    task: TaskId,
+    ending: Ending,
+    passed: bool,
+    done: bool,
+}
+
+/// The processes one test started and what has become of them.
+pub struct Cast {
+    members: [Option<Member>; MAX_CAST],
+}
+
+impl Cast {
+    fn new() -> Self {
+        Cast { members: [None; MAX_CAST] }
+    }
+
+    /// Spawn the test program as `name` with `arg`; it must end as `ending`.
+    pub fn spawn(
+        &mut self,
+        env: &mut Env,
+        name: &'static str,
+        arg: u64,
+        ending: Ending,
+    ) -> Result<TaskId, Failure> {
+        self.spawn_restarting(env, name, arg, 0, ending)
+    }
+
+    /// Like [`Cast::spawn`], restarted up to `restarts` times after a fault.
+    pub fn spawn_restarting(
+        &mut self,
+        env: &mut Env,
+        name: &'static str,
+        arg: u64,
+        restarts: u32,
+        ending: Ending,
+    ) -> Result<TaskId, Failure> {
+        let slot = self.members.iter().position(Option::is_none).ok_or(fail("too many processes"))?;
+        let task = spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, name, arg, restarts))?;
+        self.members[slot] = Some(Member { task, ending, passed: false, done: false });
+        Ok(task)
+    }
+
+    /// Count `task` (a member's restart) as a member too.
+    pub fn adopt(&mut self, task: TaskId) {
+        if let Some(slot) = self.members.iter_mut().find(|m| m.is_none()) {
+            *slot = Some(Member { task, ending: Ending::Pass, passed: false, done: false });
+        }
+    }
+
+    /// The next event about a member; events of processes an earlier test
+    /// left are logged and skipped, so they cannot fail this one.
+    pub fn next(&self, env: &mut Env) -> Event {
+        for _ in 0..MAX_EVENTS {
+            let event = next(env);
+            let about = match event {
+                Event::Report { task, .. } | Event::Exited { task, .. } | Event::Faulted { task, .. } => task,
+                _ => return event,
+            };
+            if self.members.iter().flatten().any(|m| m.task == about) {
+                return event;
+            }
+            debug_println!("  skipped an event of another test: {event:?}");
+        }
+        Event::Handled
+    }
+
+    /// The next event must be a report by `task` (an owner's ready signal,
+    /// say); returns the value.
+    pub fn ready(&self, env: &mut Env, task: TaskId) -> Result<u64, Failure> {
+        match self.next(env) {
+            Event::Report { task: t, value } if t == task => Ok(value),
+            e => {
+                debug_println!("  waiting for pid {} to report: {e:?}", task.pid());
+                Err(fail("the owner did not get ready"))
+            }
+        }
+    }
+
+    /// The next event must be `task`'s report of `value`.
+    pub fn expect_report(&self, env: &mut Env, task: TaskId, value: u64, what: &'static str) -> Check {
+        let e = self.next(env);
+        if e == (Event::Report { task, value }) {
+            return Ok(());
+        }
+        debug_println!("  expected a report from pid {}, got {e:?}", task.pid());
+        Err(fail(what))
+    }
+
+    /// Collect events until every member has ended as it must.
+    pub fn finish(&mut self, env: &mut Env) -> Check {
+        let all: [Option<TaskId>; MAX_CAST] = core::array::from_fn(|i| self.members[i].map(|m| m.task));
+        self.finish_some(env, &all)
+    }
+
+    /// Collect events until each of `tasks` has ended as it must; an event
+    /// about another member fails.
+    pub fn all_pass(&mut self, env: &mut Env, tasks: &[TaskId]) -> Check {
+        let mut some = [None; MAX_CAST];
+        for (slot, task) in some.iter_mut().zip(tasks) {
+            *slot = Some(*task);
+        }
+        self.finish_some(env, &some)
+    }
+
+    fn finish_some(&mut self, env: &mut Env, tasks: &[Option<TaskId>; MAX_CAST]) -> Check {
+        let waited = |m: &Member| tasks.contains(&Some(m.task));
+        for _ in 0..MAX_EVENTS {
+            if self.members.iter().flatten().filter(|m| waited(m)).all(|m| m.done) {
+                return Ok(());
+            }
+            let event = self.next(env);
+            self.take(event, tasks).inspect_err(|_| debug_println!("  unexpected: {event:?}"))?;
+        }
+        Err(fail("the processes did not all end"))
+    }
+
+    fn take(&mut self, event: Event, tasks: &[Option<TaskId>; MAX_CAST]) -> Check {
+        let member = self.members.iter_mut().flatten();
+        let waited = |task: TaskId| {
+            let mut member = member;
+            member
+                .find(|m| m.task == task && tasks.contains(&Some(task)))
+                .ok_or(fail("an event from a process not waited for"))
+        };
+        match event {
+            Event::Report { task, value } => {
+                let m = waited(task)?;
+                ensure(
+                    m.ending == Ending::Pass && value == Report::Pass.value(),
+                    "a process reported a failed check",
+                )?;
+                m.passed = true;
+            }
+            Event::Exited { task, code } => {
+                let m = waited(task)?;
+                ensure(m.ending == Ending::Pass, "a process exited instead of faulting")?;
+                ensure(m.passed && code == 0, "a process exited without passing")?;
+                m.done = true;
+            }
+            Event::Faulted { task, fault, addr, .. } => {
+                let m = waited(task)?;
+                ensure(m.ending == Ending::FaultAt(addr), "a fault where none was expected")?;
+                ensure(fault == FaultType::VMFault as u64, "a VM fault")?;
+                m.done = true;
+            }
+            Event::Refused { .. } => return Err(fail("a message was refused")),
+            Event::Started { .. } => return Err(fail("a process started another")),
+            Event::Handled => {}
+        }
+        Ok(())
+    }
+
+    /// End every member still alive.
+    fn end(self, env: &mut Env) {
+        for m in self.members.into_iter().flatten() {
+            if env.sup.kill(&mut env.objs, m.task) {
+                debug_println!("  killed pid {} left running", m.task.pid());
+            }
+        }
+    }
+}
+
+/// Runs `body` with a fresh cast; then, whatever happened, ends the members
+/// still alive and lets every other process end by itself (each waits a
+/// bounded time), so the next test starts from nothing.
+pub fn isolated(env: &mut Env, body: impl FnOnce(&mut Env, &mut Cast) -> Check) -> Check {
+    let mut cast = Cast::new();
+    let outcome = body(env, &mut cast);
+    cast.end(env);
+    for _ in 0..MAX_EVENTS {
+        if env.sup.live() == 0 {
+            return outcome;
+        }
+        next(env);
+    }
+    outcome.and(Err(fail("processes were left running")))
 }

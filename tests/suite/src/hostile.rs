@@ -7,7 +7,7 @@
 //! `shm_tests.rs`; `test_contract` says who does what.
 
 use crate::harness::{ensure, fail, Check, Env, Test};
-use crate::processes::{next, spawned, MAX_EVENTS, TEST_PROGRAM};
+use crate::harness::{isolated, next, spawned, MAX_EVENTS, TEST_PROGRAM};
 use root_task::supervisor::Event;
 use sel4::debug_println;
 use test_contract::*;
@@ -19,27 +19,29 @@ pub const TESTS: [Test; 1] = [(
 )];
 
 fn hostile_client(env: &mut Env) -> Check {
-    let outcome = attack(env);
-    // Whatever happened, let every process end so the next test starts
-    // from nothing (each waits a bounded time).
-    for _ in 0..MAX_EVENTS {
-        if env.sup.live() == 0 {
-            return outcome;
-        }
-        next(env);
-    }
-    outcome.and(Err(fail("processes were left running")))
+    // Whatever happened, every process ends before the next test.
+    isolated(env, |env, _| attack(env))
 }
 
 fn attack(env: &mut Env) -> Check {
-    let owner = spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, CANARY_PROCESS, HOSTILE_CANARY, 0))?;
-    ensure(next(env) == Event::Report { task: owner, value: READY }, "the canary's owner gets ready")?;
-    let hostile = spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, "hostile", HOSTILE, 0))?;
+    let owner = spawned(env.sup.spawn(
+        &mut env.objs,
+        TEST_PROGRAM,
+        CANARY_PROCESS,
+        Behaviour::HostileCanary.arg(),
+        0,
+    ))?;
+    ensure(
+        next(env) == Event::Report { task: owner, value: Report::Ready.value() },
+        "the canary's owner gets ready",
+    )?;
+    let hostile =
+        spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, "hostile", Behaviour::Hostile.arg(), 0))?;
     let (mut tried, mut owner_passed, mut exited) = (None, false, 0);
     for _ in 0..MAX_EVENTS {
         match next(env) {
             Event::Report { task, value } if task == hostile => tried = Some(value),
-            Event::Report { task, value } if task == owner => owner_passed = value == PASS,
+            Event::Report { task, value } if task == owner => owner_passed = value == Report::Pass.value(),
             Event::Exited { code: 0, .. } => {
                 exited += 1;
                 if exited == 2 {

@@ -5,9 +5,7 @@
 //! one; a client holding its whole quota is refused more while another
 //! client still grows.
 
-use crate::harness::{ensure, fail, Check, Env, Failure, Test};
-use crate::processes::{next, spawned, MAX_EVENTS, TEST_PROGRAM};
-use libshm::protocol::TaskId;
+use crate::harness::{ensure, fail, isolated, Check, Ending, Env, Test};
 use root_task::supervisor::Event;
 use sel4::{debug_println, FaultType};
 use test_contract::*;
@@ -25,108 +23,6 @@ pub const TESTS: [Test; 6] = [
     ("a process spawned during a grow sees the new pages on first touch", spawned_during_grow),
 ];
 
-/// Most processes one test runs.
-const MAX_MEMBERS: usize = 6;
-
-/// The processes a test started, killed at its end if still alive so the
-/// next test starts from nothing whatever happened.
-struct Members {
-    tasks: [Option<TaskId>; MAX_MEMBERS],
-}
-
-impl Members {
-    fn new() -> Self {
-        Members { tasks: [None; MAX_MEMBERS] }
-    }
-
-    fn spawn(
-        &mut self,
-        env: &mut Env,
-        name: &'static str,
-        arg: u64,
-        restarts: u32,
-    ) -> Result<TaskId, Failure> {
-        let slot = self.tasks.iter_mut().find(|t| t.is_none()).ok_or(fail("too many processes"))?;
-        let task = spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, name, arg, restarts))?;
-        *slot = Some(task);
-        Ok(task)
-    }
-
-    /// Records `task` (a restart) as one of ours.
-    fn adopt(&mut self, task: TaskId) {
-        if let Some(slot) = self.tasks.iter_mut().find(|t| t.is_none()) {
-            *slot = Some(task);
-        }
-    }
-
-    /// The next event about one of ours; events of processes left over by
-    /// an earlier test are logged and skipped, so they cannot fail this one.
-    fn next(&self, env: &mut Env) -> Event {
-        for _ in 0..MAX_EVENTS {
-            let event = next(env);
-            let about = match event {
-                Event::Report { task, .. } | Event::Exited { task, .. } | Event::Faulted { task, .. } => task,
-                _ => return event,
-            };
-            if self.tasks.contains(&Some(about)) {
-                return event;
-            }
-            debug_println!("  skipped an event of another test: {event:?}");
-        }
-        Event::Handled
-    }
-
-    fn end(self, env: &mut Env) {
-        for task in self.tasks.into_iter().flatten() {
-            if env.sup.kill(&mut env.objs, task) {
-                debug_println!("  killed pid {} left running", task.pid());
-            }
-        }
-    }
-}
-
-/// Runs `body` with a fresh set of members and ends them all after.
-fn isolated(env: &mut Env, body: impl FnOnce(&mut Env, &mut Members) -> Check) -> Check {
-    let mut members = Members::new();
-    let outcome = body(env, &mut members);
-    members.end(env);
-    outcome
-}
-
-/// The next event must be `task`'s report of `value`.
-fn expect_report(env: &mut Env, m: &Members, task: TaskId, value: u64, what: &'static str) -> Check {
-    let e = m.next(env);
-    if e == (Event::Report { task, value }) {
-        return Ok(());
-    }
-    debug_println!("  expected a report from pid {}, got {e:?}", task.pid());
-    Err(fail(what))
-}
-
-/// Collects events until every one of `tasks` has reported `PASS` and
-/// exited with 0; anything else (a fault, a failed check) fails.
-fn all_pass(env: &mut Env, m: &Members, tasks: &[TaskId]) -> Check {
-    let (mut passed, mut exited) = ([false; MAX_MEMBERS], [false; MAX_MEMBERS]);
-    let index = |t: TaskId| tasks.iter().position(|&x| x == t).ok_or(fail("an event from a stranger"));
-    for _ in 0..MAX_EVENTS {
-        if exited[..tasks.len()].iter().all(|&e| e) {
-            return Ok(());
-        }
-        let event = m.next(env);
-        let step = match event {
-            Event::Report { task, value } => index(task).and_then(|i| {
-                ensure(value == PASS, "a process reported a failed check").map(|()| passed[i] = true)
-            }),
-            Event::Exited { task, code } => index(task).and_then(|i| {
-                ensure(passed[i] && code == 0, "a process exited without passing").map(|()| exited[i] = true)
-            }),
-            _ => Err(fail("a process faulted or a message was refused")),
-        };
-        step.inspect_err(|_| debug_println!("  unexpected: {event:?}"))?;
-    }
-    Err(fail("the processes did not all end"))
-}
-
 /// A peer attaches lazily (header page only) and reads three pages (two
 /// 4 KiB, one 2 MiB) and writes a fourth: each first touch is a VM fault
 /// the supervisor forwards and the memory manager repairs; the peer sees
@@ -135,10 +31,10 @@ fn all_pass(env: &mut Env, m: &Members, tasks: &[TaskId]) -> Check {
 fn lazy_repair(env: &mut Env) -> Check {
     isolated(env, |env, m| {
         let before = env.sup.repairs();
-        let owner = m.spawn(env, "rec-lazy-owner", LAZY_OWNER, 0)?;
-        expect_report(env, m, owner, READY, "the owner gets ready")?;
-        let peer = m.spawn(env, "rec-lazy-peer", LAZY_PEER, 0)?;
-        all_pass(env, m, &[owner, peer])?;
+        let owner = m.spawn(env, "rec-lazy-owner", Behaviour::LazyOwner.arg(), Ending::Pass)?;
+        m.expect_report(env, owner, Report::Ready.value(), "the owner gets ready")?;
+        let peer = m.spawn(env, "rec-lazy-peer", Behaviour::LazyPeer.arg(), Ending::Pass)?;
+        m.all_pass(env, &[owner, peer])?;
         let repairs = env.sup.repairs() - before;
         debug_println!("  lazy repair: {repairs} first touches repaired, no crash, no message to the app");
         ensure(repairs == LAZY_REPAIRS, "one repair per page first touched")
@@ -152,10 +48,11 @@ fn lazy_repair(env: &mut Env) -> Check {
 /// the keeper, watching the header, never sees two incarnations of the pid.
 fn reattach(env: &mut Env) -> Check {
     isolated(env, |env, m| {
-        let keeper = m.spawn(env, "rec-keeper", REATTACH_KEEPER, 0)?;
-        expect_report(env, m, keeper, READY, "the keeper gets ready")?;
-        let first = m.spawn(env, "rec-reattacher", REATTACHER, 1)?;
-        expect_report(env, m, first, READY, "generation 0 attaches and grows")?;
+        let keeper = m.spawn(env, "rec-keeper", Behaviour::ReattachKeeper.arg(), Ending::Pass)?;
+        m.expect_report(env, keeper, Report::Ready.value(), "the keeper gets ready")?;
+        let first =
+            m.spawn_restarting(env, "rec-reattacher", Behaviour::Reattacher.arg(), 1, Ending::Pass)?;
+        m.expect_report(env, first, Report::Ready.value(), "generation 0 attaches and grows")?;
         let again = match m.next(env) {
             Event::Faulted { task, fault, addr, restarted: Some(again) }
                 if task == first && fault == FaultType::VMFault as u64 && addr == UNMAPPED =>
@@ -168,7 +65,7 @@ fn reattach(env: &mut Env) -> Check {
             }
         };
         m.adopt(again);
-        all_pass(env, m, &[keeper, again])?;
+        m.all_pass(env, &[keeper, again])?;
         debug_println!(
             "  reattach: pid {} generation {} -> {}: mappings, root and data back; header never named the dead",
             first.pid(),
@@ -184,10 +81,15 @@ fn reattach(env: &mut Env) -> Check {
 /// grows an object of its own, then releases the hog.
 fn quota(env: &mut Env) -> Check {
     isolated(env, |env, m| {
-        let hog = m.spawn(env, "rec-quota-hog", QUOTA_HOG, 0)?;
-        expect_report(env, m, hog, READY, "the hog takes its whole quota and is refused more")?;
-        let neighbour = m.spawn(env, "rec-quota-neighbour", QUOTA_NEIGHBOUR, 0)?;
-        all_pass(env, m, &[hog, neighbour])?;
+        let hog = m.spawn(env, "rec-quota-hog", Behaviour::QuotaHog.arg(), Ending::Pass)?;
+        m.expect_report(
+            env,
+            hog,
+            Report::Ready.value(),
+            "the hog takes its whole quota and is refused more",
+        )?;
+        let neighbour = m.spawn(env, "rec-quota-neighbour", Behaviour::QuotaNeighbour.arg(), Ending::Pass)?;
+        m.all_pass(env, &[hog, neighbour])?;
         debug_println!(
             "  quota: one client holds {} MiB and is refused more; another still grows",
             libshm::layout::PROCESS_QUOTA_BYTES >> 20
@@ -207,12 +109,12 @@ fn quota(env: &mut Env) -> Check {
 fn kill_mid_request(env: &mut Env) -> Check {
     let free_before = env.sup.free_bytes();
     isolated(env, |env, m| {
-        let keeper = m.spawn(env, "rec-kill-keeper", KILL_KEEPER, 0)?;
-        expect_report(env, m, keeper, READY, "the keeper gets ready")?;
-        let victim = m.spawn(env, "rec-kill-victim", KILL_VICTIM, 0)?;
-        expect_report(env, m, keeper, KILL_NOW, "the keeper sees the victim loop")?;
+        let keeper = m.spawn(env, "rec-kill-keeper", Behaviour::KillKeeper.arg(), Ending::Pass)?;
+        m.expect_report(env, keeper, Report::Ready.value(), "the keeper gets ready")?;
+        let victim = m.spawn(env, "rec-kill-victim", Behaviour::KillVictim.arg(), Ending::Pass)?;
+        m.expect_report(env, keeper, Report::KillNow.value(), "the keeper sees the victim loop")?;
         ensure(env.sup.kill(&mut env.objs, victim), "the victim is alive to be killed")?;
-        all_pass(env, m, &[keeper])
+        m.all_pass(env, &[keeper])
     })?;
     ensure(env.sup.free_bytes() == free_before, "every byte of process memory is given back")?;
     debug_println!("  kill mid-request: victim killed mid-loop; header, mappings and memory consistent");
@@ -226,10 +128,10 @@ fn kill_mid_request(env: &mut Env) -> Check {
 /// step. The stopped and the spinning peer are killed at the end.
 fn stuck_peers(env: &mut Env) -> Check {
     isolated(env, |env, m| {
-        let owner = m.spawn(env, "rec-stuck-owner", STUCK_OWNER, 0)?;
-        expect_report(env, m, owner, READY, "the owner gets ready")?;
-        let dead = m.spawn(env, "rec-stuck-dead", with_param(STUCK_PEER, STUCK_DEAD), 0)?;
-        expect_report(env, m, dead, READY, "the dead peer attaches")?;
+        let owner = m.spawn(env, "rec-stuck-owner", Behaviour::StuckOwner.arg(), Ending::Pass)?;
+        m.expect_report(env, owner, Report::Ready.value(), "the owner gets ready")?;
+        let dead = m.spawn(env, "rec-stuck-dead", Behaviour::StuckPeer.with(STUCK_DEAD), Ending::Pass)?;
+        m.expect_report(env, dead, Report::Ready.value(), "the dead peer attaches")?;
         match m.next(env) {
             Event::Faulted { task, restarted: None, .. } if task == dead => {}
             e => {
@@ -239,15 +141,15 @@ fn stuck_peers(env: &mut Env) -> Check {
         }
         let mut stuck = [dead; 2];
         for (i, kind) in [STUCK_STOPPED, STUCK_SPINNER].into_iter().enumerate() {
-            stuck[i] = m.spawn(env, "rec-stuck-peer", with_param(STUCK_PEER, kind), 0)?;
-            expect_report(env, m, stuck[i], READY, "a stuck peer attaches")?;
+            stuck[i] = m.spawn(env, "rec-stuck-peer", Behaviour::StuckPeer.with(kind), Ending::Pass)?;
+            m.expect_report(env, stuck[i], Report::Ready.value(), "a stuck peer attaches")?;
         }
-        let watcher = m.spawn(env, STUCK_WATCHER_NAME, STUCK_WATCHER, 0)?;
-        all_pass(env, m, &[watcher])?;
+        let watcher = m.spawn(env, STUCK_WATCHER_NAME, Behaviour::StuckWatcher.arg(), Ending::Pass)?;
+        m.all_pass(env, &[watcher])?;
         for task in stuck {
             ensure(env.sup.kill(&mut env.objs, task), "the stuck peer is still there")?;
         }
-        all_pass(env, m, &[owner])?;
+        m.all_pass(env, &[owner])?;
         debug_println!(
             "  stuck peers: one dead, one stopped, one spinning; grow, shrink, mmap_peer all seen"
         );
@@ -262,10 +164,10 @@ fn stuck_peers(env: &mut Env) -> Check {
 fn spawned_during_grow(env: &mut Env) -> Check {
     isolated(env, |env, m| {
         let before = env.sup.repairs();
-        let owner = m.spawn(env, "rec-late-owner", LATE_OWNER, 0)?;
-        expect_report(env, m, owner, READY, "the owner starts growing")?;
-        let late = m.spawn(env, "rec-latecomer", LATECOMER, 0)?;
-        all_pass(env, m, &[owner, late])?;
+        let owner = m.spawn(env, "rec-late-owner", Behaviour::LateOwner.arg(), Ending::Pass)?;
+        m.expect_report(env, owner, Report::Ready.value(), "the owner starts growing")?;
+        let late = m.spawn(env, "rec-latecomer", Behaviour::Latecomer.arg(), Ending::Pass)?;
+        m.all_pass(env, &[owner, late])?;
         debug_println!("  spawned during a grow: every new page mapped before its first touch");
         ensure(env.sup.repairs() == before, "nothing needed repair")
     })

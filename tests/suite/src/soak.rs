@@ -13,7 +13,7 @@
 //! `UnknownName`, and the free process memory is what it was before.
 
 use crate::harness::{ensure, fail, Check, Env, Test};
-use crate::processes::{next, spawned, MAX_EVENTS, TEST_PROGRAM};
+use crate::harness::{isolated, next, spawned, TEST_PROGRAM};
 use libshm::protocol::TaskId;
 use root_task::supervisor::Event;
 use sel4::debug_println;
@@ -42,20 +42,12 @@ struct Worker {
 }
 
 fn soak(env: &mut Env) -> Check {
-    let outcome = run(env);
-    // Whatever happened, let every process end so the next test starts
-    // from nothing (each waits a bounded time).
-    for _ in 0..MAX_EVENTS {
-        if env.sup.live() == 0 {
-            return outcome;
-        }
-        next(env);
-    }
-    outcome.and(Err(fail("processes were left running")))
+    // Whatever happened, every process ends before the next test.
+    isolated(env, |env, _| run(env))
 }
 
 fn start(env: &mut Env, index: u64, incarnation: u64) -> Result<Worker, crate::harness::Failure> {
-    let arg = with_param(SOAK, soak_param(index, incarnation));
+    let arg = Behaviour::Soak.with(soak_param(index, incarnation));
     let task = spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, SOAK_NAME, arg, 0))?;
     Ok(Worker { task, incarnation, passed: false, done: false })
 }
@@ -97,7 +89,7 @@ fn run(env: &mut Env) -> Check {
                 }
             }
             Event::Report { value, .. } => {
-                ensure(value == PASS, "a soak process reported a failed check")?;
+                ensure(value == Report::Pass.value(), "a soak process reported a failed check")?;
                 w.passed = true;
             }
             Event::Exited { code, .. } => {
@@ -116,8 +108,12 @@ fn run(env: &mut Env) -> Check {
         debug_println!("    {name}: {n}");
     }
 
-    let cleaner = spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, "soak-cleanup", SOAK_CLEANUP, 0))?;
-    ensure(next(env) == Event::Report { task: cleaner, value: PASS }, "every object verified and destroyed")?;
+    let cleaner =
+        spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, "soak-cleanup", Behaviour::SoakCleanup.arg(), 0))?;
+    ensure(
+        next(env) == Event::Report { task: cleaner, value: Report::Pass.value() },
+        "every object verified and destroyed",
+    )?;
     ensure(next(env) == Event::Exited { task: cleaner, code: 0 }, "the cleanup process exits")?;
     ensure(env.sup.free_bytes() == free_before, "the free process memory is as before")?;
     debug_println!(

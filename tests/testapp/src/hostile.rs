@@ -46,9 +46,9 @@ const LENGTH_FIELD_MAX: u64 = 127;
 /// Runs the hostile behaviour `arg` selects, if it is one; returns the word
 /// to report.
 pub fn run(info: &ProcessInfo) -> Option<u64> {
-    let outcome = match behaviour(info.arg) {
-        HOSTILE_CANARY => canary_owner(info).map(|()| PASS),
-        HOSTILE => hostile(info),
+    let outcome = match Behaviour::of(info.arg) {
+        Some(Behaviour::HostileCanary) => canary_owner(info).map(|()| Report::Pass.value()),
+        Some(Behaviour::Hostile) => hostile(info),
         _ => return None,
     };
     Some(outcome.unwrap_or_else(|what| {
@@ -69,7 +69,7 @@ fn canary_owner(info: &ProcessInfo) -> Outcome {
     )?;
     (CANARY_DATA_FROM..CANARY_SIZE).step_by(size_of::<u64>()).for_each(|at| obj.store(at, canary_word(at)));
     let outcome = expect(obj.set_root(CANARY_ROOT), "set the root").and_then(|()| {
-        supervisor::report(READY);
+        supervisor::report(Report::Ready.value());
         outlast_attack(&mut obj, info)
     });
     finish(obj, outcome, |obj| check(canary_intact(obj), "the canary is intact at the end"))

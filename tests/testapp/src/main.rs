@@ -27,11 +27,7 @@ runtime::entry!(main);
 static MINE: AtomicU64 = AtomicU64::new(0);
 
 fn verdict(ok: bool) -> u64 {
-    if ok {
-        PASS
-    } else {
-        0
-    }
+    if ok { Report::Pass } else { Report::Fail }.value()
 }
 
 fn main(info: &ProcessInfo) -> i32 {
@@ -47,20 +43,20 @@ fn main(info: &ProcessInfo) -> i32 {
         supervisor::report(verdict(outcome.is_ok()));
         return 0;
     }
-    match behaviour(info.arg) {
-        PING => supervisor::report(verdict(supervisor::ping() == Ok(me))),
-        CRASH => {
+    match Behaviour::of(info.arg) {
+        Some(Behaviour::Ping) => supervisor::report(verdict(supervisor::ping() == Ok(me))),
+        Some(Behaviour::Crash) => {
             supervisor::report(verdict(supervisor::ping() == Ok(me)));
             if info.restarts == 0 {
                 // SAFETY: deliberately reading unmapped memory to fault.
                 let _ = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
             }
         }
-        CAP_ABUSE => {
+        Some(Behaviour::CapAbuse) => {
             let r = Cap::<Tcb>::from_cptr(EMPTY_SLOT).set_priority(0);
             supervisor::report(verdict(r == Err(Error::InvalidCapability)));
         }
-        ISOLATION => {
+        Some(Behaviour::Isolation) => {
             let tag = 0x5eed_0000 | info.pid as u64;
             MINE.store(tag, Ordering::SeqCst);
             for _ in 0..10 {
@@ -68,8 +64,10 @@ fn main(info: &ProcessInfo) -> i32 {
             }
             supervisor::report(verdict(MINE.load(Ordering::SeqCst) == tag));
         }
-        STALE_CALLER => supervisor::report(verdict(supervisor::ping_through(slots::EXTRA) == Err(STALE))),
-        REGISTERED => {
+        Some(Behaviour::StaleCaller) => {
+            supervisor::report(verdict(supervisor::ping_through(slots::EXTRA) == Err(STALE)))
+        }
+        Some(Behaviour::Registered) => {
             let answer = Name::new(info.name())
                 .and_then(|name| client::call(slots::MEMORY_MANAGER, &Request::LookupAlias { name }, None));
             supervisor::report(verdict(answer == Ok(Reply::Task(info.task()))));

@@ -20,20 +20,20 @@ use test_contract::*;
 
 /// Runs the recovery behaviour `arg` selects, if it is one.
 pub fn run(info: &ProcessInfo) -> Option<Outcome> {
-    Some(match behaviour(info.arg) {
-        LAZY_OWNER => lazy_owner(),
-        LAZY_PEER => lazy_peer(),
-        REATTACH_KEEPER => reattach_keeper(info),
-        REATTACHER => reattacher(info),
-        QUOTA_HOG => quota_hog(),
-        QUOTA_NEIGHBOUR => quota_neighbour(),
-        KILL_KEEPER => kill_keeper(),
-        KILL_VICTIM => kill_victim(),
-        STUCK_OWNER => stuck_owner(),
-        STUCK_PEER => stuck_peer(param(info.arg)),
-        STUCK_WATCHER => stuck_watcher(info),
-        LATE_OWNER => late_owner(),
-        LATECOMER => latecomer(),
+    Some(match Behaviour::of(info.arg) {
+        Some(Behaviour::LazyOwner) => lazy_owner(),
+        Some(Behaviour::LazyPeer) => lazy_peer(),
+        Some(Behaviour::ReattachKeeper) => reattach_keeper(info),
+        Some(Behaviour::Reattacher) => reattacher(info),
+        Some(Behaviour::QuotaHog) => quota_hog(),
+        Some(Behaviour::QuotaNeighbour) => quota_neighbour(),
+        Some(Behaviour::KillKeeper) => kill_keeper(),
+        Some(Behaviour::KillVictim) => kill_victim(),
+        Some(Behaviour::StuckOwner) => stuck_owner(),
+        Some(Behaviour::StuckPeer) => stuck_peer(param(info.arg)),
+        Some(Behaviour::StuckWatcher) => stuck_watcher(info),
+        Some(Behaviour::LateOwner) => late_owner(),
+        Some(Behaviour::Latecomer) => latecomer(),
         _ => return None,
     })
 }
@@ -44,7 +44,7 @@ fn lazy_owner() -> Outcome {
         "create the lazy object",
     )?;
     LAZY_READS.iter().for_each(|&at| obj.store(at, lazy_value(at)));
-    supervisor::report(READY);
+    supervisor::report(Report::Ready.value());
     finish(obj, Ok(()), |obj| {
         check(obj.load(LAZY_WRITE_AT) == lazy_value(LAZY_WRITE_AT), "the lazy write arrives")
     })
@@ -81,7 +81,7 @@ fn reattach_keeper(info: &ProcessInfo) -> Outcome {
     )?;
     obj.store(REATTACH_ROOT, REATTACH_ROOT_VALUE);
     let rooted = expect(obj.set_root(REATTACH_ROOT), "set the root");
-    supervisor::report(READY);
+    supervisor::report(Report::Ready.value());
     // The other process: the first entry that is not ours.
     let mut other = None;
     let seen = poll(|| {
@@ -116,7 +116,7 @@ fn reattacher(info: &ProcessInfo) -> Outcome {
         let mut obj = expect(SharedObject::open(REATTACH_OBJECT, Prot::ReadWrite), "attach")?;
         expect(obj.grow(REATTACH_TO), "grow")?;
         obj.store(REATTACH_MARK_AT, REATTACH_MARK);
-        supervisor::report(READY);
+        supervisor::report(Report::Ready.value());
         // Die only once the keeper has seen this generation in the header.
         check(
             poll(|| obj.load_acquire(REATTACH_SEEN_AT) == reattach_seen(0)),
@@ -167,7 +167,7 @@ fn quota_hog() -> Outcome {
         let more =
             SharedObject::create(QUOTA_NEIGHBOUR_OBJECT, Mode::Peer, PAGE_SIZE, PAGE_SIZE, Prot::ReadWrite);
         refused(more.map(|_| ()), Error::QuotaExceeded, "create past the quota")?;
-        supervisor::report(READY);
+        supervisor::report(Report::Ready.value());
         wait_released(&obj)
     })();
     finish(obj, outcome, |_| Ok(()))
@@ -204,10 +204,10 @@ fn kill_keeper() -> Outcome {
         "create the kill object",
     )?;
     obj.store(KILL_VALUE_AT, KILL_VALUE);
-    supervisor::report(READY);
+    supervisor::report(Report::Ready.value());
     let outcome = (|| {
         check(poll(|| obj.load_acquire(KILL_COUNT_AT) >= KILL_AFTER), "the victim loops")?;
-        supervisor::report(KILL_NOW);
+        supervisor::report(Report::KillNow.value());
         // The victim left the header, and the object is in one of the two
         // states its requests make, never between.
         check(poll(|| obj.attached_count() == 1), "the killed victim leaves the header")?;
@@ -251,7 +251,7 @@ fn stuck_owner() -> Outcome {
         "create the stuck object",
     )?;
     obj.store(STUCK_MAP_OFFSET, STUCK_VALUE);
-    supervisor::report(READY);
+    supervisor::report(Report::Ready.value());
     let outcome = (|| {
         acked(&obj, 0)?;
         expect(obj.grow(STUCK_TO), "grow with stuck peers")?;
@@ -276,7 +276,7 @@ fn stuck_owner() -> Outcome {
 
 fn stuck_peer(kind: u64) -> Outcome {
     let obj = expect(SharedObject::open(STUCK_OBJECT, Prot::ReadWrite), "attach")?;
-    supervisor::report(READY);
+    supervisor::report(Report::Ready.value());
     match kind {
         STUCK_DEAD => {
             // SAFETY: deliberately reading unmapped memory (outside the
@@ -337,7 +337,7 @@ fn late_owner() -> Outcome {
         expect(obj.grow((page + 1) * PAGE_SIZE), "grow by a page")?;
         obj.store(page * PAGE_SIZE, late_value(page));
         if page == 2 {
-            supervisor::report(READY);
+            supervisor::report(Report::Ready.value());
         }
         sel4::yield_now();
     }

@@ -32,20 +32,20 @@ const NEXT: usize = 1;
 /// Runs the shared-memory behaviour `arg` selects, if it is one.
 pub fn run(info: &ProcessInfo) -> Option<Outcome> {
     let index = param(info.arg);
-    Some(match behaviour(info.arg) {
-        GROW_OWNER => grow_owner(),
-        GROW_PEER => grow_peer(),
-        LIST_BUILDER => list_builder(),
-        LIST_WALKER => list_walker(),
-        MMAP_OWNER => mmap_owner(index),
-        MMAP_TARGET => mmap_target(index),
-        UNMAP_OWNER => removal_owner(Removal::Unmap, info),
-        UNMAP_PEER => removal_peer(Removal::Unmap, index),
-        SHRINK_OWNER => removal_owner(Removal::Shrink, info),
-        SHRINK_PEER => removal_peer(Removal::Shrink, index),
-        CS_OWNER => client_server_owner(),
-        CS_CLIENT => client_server_client(),
-        GROW_KEEPS_DATA => grow_keeps_data(),
+    Some(match Behaviour::of(info.arg) {
+        Some(Behaviour::GrowOwner) => grow_owner(),
+        Some(Behaviour::GrowPeer) => grow_peer(),
+        Some(Behaviour::ListBuilder) => list_builder(),
+        Some(Behaviour::ListWalker) => list_walker(),
+        Some(Behaviour::MmapOwner) => mmap_owner(index),
+        Some(Behaviour::MmapTarget) => mmap_target(index),
+        Some(Behaviour::UnmapOwner) => removal_owner(Removal::Unmap, info),
+        Some(Behaviour::UnmapPeer) => removal_peer(Removal::Unmap, index),
+        Some(Behaviour::ShrinkOwner) => removal_owner(Removal::Shrink, info),
+        Some(Behaviour::ShrinkPeer) => removal_peer(Removal::Shrink, index),
+        Some(Behaviour::CsOwner) => client_server_owner(),
+        Some(Behaviour::CsClient) => client_server_client(),
+        Some(Behaviour::GrowKeepsData) => grow_keeps_data(),
         _ => return None,
     })
 }
@@ -156,7 +156,7 @@ fn grow_owner() -> Outcome {
         "create the object",
     )?;
     write_pattern(&obj);
-    supervisor::report(READY);
+    supervisor::report(Report::Ready.value());
     let outcome = grow_and_publish(&mut obj);
     finish(obj, outcome, |obj| pattern_intact(obj))
 }
@@ -195,7 +195,7 @@ fn list_builder() -> Outcome {
         "create the object",
     )?;
     let outcome = build_list(&mut obj).and_then(|()| {
-        supervisor::report(READY);
+        supervisor::report(Report::Ready.value());
         release_when_attached(&obj, 1 + LIST_WALKERS)
     });
     finish(obj, outcome, |_| Ok(()))
@@ -374,7 +374,7 @@ fn client_server_owner() -> Outcome {
         "create the object",
     )?;
     obj.store(PATTERN_FROM, CS_VALUE);
-    supervisor::report(READY);
+    supervisor::report(Report::Ready.value());
     let outcome = release_when_attached(&obj, 2);
     finish(obj, outcome, |obj| {
         check(expect(obj.refresh(), "stat")? == CS_SIZE, "the size is unchanged")?;

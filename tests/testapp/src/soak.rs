@@ -60,9 +60,9 @@ const ATTACH_TRIES: u32 = 4;
 
 /// Runs the soak behaviour `arg` selects, if it is one.
 pub fn run(info: &ProcessInfo) -> Option<Outcome> {
-    match behaviour(info.arg) {
-        SOAK => Some(soak(info)),
-        SOAK_CLEANUP => Some(cleanup(info)),
+    match Behaviour::of(info.arg) {
+        Some(Behaviour::Soak) => Some(soak(info)),
+        Some(Behaviour::SoakCleanup) => Some(cleanup(info)),
         _ => None,
     }
 }
