@@ -50,6 +50,7 @@ pub struct Root {
 macro_rules! image {
     ($system:path, $main:path) => {
         /// Entered from `_start` with the BootInfo pointer the kernel passed.
+        #[allow(unsafe_code)]
         extern "C" fn root_task_main(bootinfo: *const $crate::sel4::BootInfo) -> ! {
             // SAFETY: only `_start` calls this, with the kernel's BootInfo pointer.
             unsafe { $crate::rt::start(bootinfo, &$system, $main) }

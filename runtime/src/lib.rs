@@ -142,6 +142,9 @@ pub fn panic(info: &core::panic::PanicInfo) -> ! {
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        // The one symbol the supervisor enters by: `no_mangle` is the
+        // boundary with the loader, not an unsafe operation of the app's.
+        #[allow(unsafe_code)]
         #[no_mangle]
         extern "C" fn _start(info: u64, ipc_buffer: u64) -> ! {
             $crate::start(info, ipc_buffer, $main)

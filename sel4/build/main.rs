@@ -14,9 +14,13 @@ use std::path::{Path, PathBuf};
 
 /// Where one architecture's pieces live in libsel4.
 pub struct Arch {
+    /// The Rust `target_arch`.
     pub name: &'static str,
+    /// libsel4's `arch_include/` folder.
     pub arch_dir: &'static str,
+    /// libsel4's `sel4_arch_include/` folder.
     pub sel4_arch_dir: &'static str,
+    /// libsel4's `sel4_plat_include/` folder.
     pub plat_dir: &'static str,
     /// Arch-only macros whose values we need, by Rust name.
     pub macros: &'static [(&'static str, &'static str)],

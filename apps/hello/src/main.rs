@@ -1,5 +1,9 @@
+//! A writer shares a word with a reader it starts: `arg` 0 is the writer,
+//! anything else the reader.
+
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use libshm::layout::PAGE_SIZE;
 use libshm::protocol::{Mode, Prot};

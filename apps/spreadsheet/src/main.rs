@@ -14,6 +14,7 @@
 
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use core::sync::atomic::{fence, Ordering};
 use libshm::layout::PAGE_SIZE;

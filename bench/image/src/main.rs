@@ -16,6 +16,7 @@
 
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use bench_contract::cycles;
 use bench_contract::{

@@ -5,6 +5,7 @@
 
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 mod owner;
 mod peer;

@@ -9,6 +9,8 @@
 //! issue as ratios measured in the same boot, and writes the tables and the
 //! chart (see `main.rs`).
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

@@ -2,6 +2,8 @@
 //! `results.md`, `results.csv` and `cost-vs-peers.svg` into OUT_DIR, and
 //! print the targets with their measured ratios.
 
+#![forbid(unsafe_code)]
+
 use bench_report::{csv, markdown, memory, parse, targets, Sample};
 use plotters::prelude::*;
 use std::alloc::System;

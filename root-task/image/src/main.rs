@@ -3,6 +3,7 @@
 
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 include!(concat!(env!("OUT_DIR"), "/system.rs"));
 

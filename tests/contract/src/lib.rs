@@ -3,6 +3,7 @@
 
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 /// An address no process has mapped (between image and stack).
 pub const UNMAPPED: u64 = 0x1800_0000;

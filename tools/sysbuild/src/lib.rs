@@ -11,6 +11,8 @@
 //! - `cargo run -p sysbuild -- programs FILE` prints the programs a
 //!   description embeds, for the Makefile to build first.
 
+#![forbid(unsafe_code)]
+
 pub mod check;
 pub mod desc;
 pub mod gen;

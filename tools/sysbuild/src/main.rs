@@ -2,6 +2,8 @@
 //! per line, after checking the description and that each program is a
 //! crate of the workspace (the Makefile builds them before the image).
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 use std::process::ExitCode;
 
