@@ -45,6 +45,8 @@ pub enum SpawnError {
     NoArena,
     /// The image embeds no program of that name.
     UnknownProgram,
+    /// The system description names no process so.
+    NotDescribed,
 }
 
 impl From<Error> for SpawnError {

@@ -220,6 +220,14 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Start the process the description calls `name` now, whatever its
+    /// `start` says (for a root task that drives processes itself).
+    pub fn start_described(&mut self, objs: &mut Objects, name: &str) -> Result<TaskId, SpawnError> {
+        let desc = self.system.process(name).ok_or(SpawnError::NotDescribed)?;
+        let task = self.next_task()?;
+        self.start(objs, Process::described(task, desc, None), None, None)
+    }
+
     /// How many faults the memory manager has repaired so far.
     pub fn repairs(&self) -> u64 {
         self.repairs

@@ -1,6 +1,8 @@
 //! The runtime of every process the root task spawns (the memory manager
 //! and the apps): the entry point, the [`ProcessInfo`] page the supervisor
-//! writes, the well-known cap slots, and the calls to the supervisor.
+//! writes, the well-known cap slots, the calls to the supervisor, and with
+//! the `heap` feature the app heap (`alloc` over the heap the system
+//! description gives the process).
 //!
 //! A program says `runtime::entry!(main);` with `fn main(&ProcessInfo) -> i32`.
 //! The supervisor starts it with the stack pointer at
@@ -26,6 +28,8 @@
 #![no_std]
 #![warn(missing_docs)]
 
+#[cfg(feature = "heap")]
+pub mod heap;
 pub mod supervisor;
 
 use libshm::layout::PROCESS_INFO;
@@ -123,6 +127,8 @@ pub fn start(info: u64, ipc_buffer: u64, main: fn(&'static ProcessInfo) -> i32) 
     if info.magic != PROCESS_INFO_MAGIC {
         supervisor::exit(EXIT_BAD_START)
     }
+    #[cfg(feature = "heap")]
+    heap::init(info);
     supervisor::exit(main(info))
 }
 

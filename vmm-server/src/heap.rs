@@ -1,6 +1,7 @@
 //! The server's heap (its tables live there): 2 MiB frames retyped straight
 //! from its own untyped memory and mapped at [`HEAP_BASE`] at start-up,
-//! before anything allocates; a first-fit allocator over them.
+//! before anything allocates, and handed to the runtime's allocator (the
+//! supervisor maps no heap for the memory manager).
 //!
 //! Sized once (see [`vmm_server::untyped::heap_bytes`]) rather than grown:
 //! growing from inside the allocator would re-enter the untyped pool, whose
@@ -12,14 +13,10 @@ use core::ops::Range;
 
 use libshm::layout::{TableLevel, LARGE_PAGE_SIZE};
 pub use libshm::layout::{HEAP_BASE, HEAP_MAX};
-use linked_list_allocator::LockedHeap;
 use runtime::slots;
 use sel4::cap_type::{CNode, LargePage, PageDirectory, PageUpperDirectory, Untyped, VSpace};
 use sel4::{Cap, CapRights, Error, FixedSizeObject, ObjectType, TranslationTable};
 use vmm_server::untyped::{Slot, Slots};
-
-#[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
 
 /// Makes objects straight from the untyped caps, in order, before the pool
 /// exists (the pool later carves what they leave). It only takes slots:
@@ -83,6 +80,6 @@ pub fn init(slots: &mut Slots, untypeds: Range<Slot>, bytes: u64) -> sel4::Resul
     // SAFETY: `[HEAP_BASE, HEAP_BASE + bytes)` was just mapped read-write
     // in our VSpace, lies outside image, stack, IPC buffer and info page,
     // and nothing but the allocator ever uses it; this runs once.
-    unsafe { HEAP.lock().init(HEAP_BASE as *mut u8, bytes as usize) };
+    unsafe { runtime::heap::give(HEAP_BASE as *mut u8, bytes as usize) };
     Ok(())
 }

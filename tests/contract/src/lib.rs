@@ -5,6 +5,13 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// The description's process with a heap (`tests/suite/system.toml`).
+pub const HEAP_PROCESS: &str = "heap-user";
+/// Its heap, as the description says.
+pub const HEAP_BYTES: u64 = 64 * 1024;
+/// Words it allocates: half its heap.
+pub const HEAP_WORDS: usize = (HEAP_BYTES / 16) as usize;
+
 /// An address no process has mapped (between image and stack).
 pub const UNMAPPED: u64 = 0x1800_0000;
 /// A slot of an app's CNode the supervisor leaves empty.
@@ -147,11 +154,15 @@ pub enum Behaviour {
     /// touches the newest page the header names, which must be mapped already;
     /// at the end every page must hold its value.
     Latecomer = 72,
+    /// Check the heap the description gave it ([`HEAP_BYTES`]): fill and
+    /// sum a vector of [`HEAP_WORDS`] words, and be refused a reserve past
+    /// the heap; report.
+    Heap = 73,
 }
 
 impl Behaviour {
     /// Every behaviour.
-    pub const ALL: [Behaviour; 37] = [
+    pub const ALL: [Behaviour; 38] = [
         Behaviour::Ping,
         Behaviour::Crash,
         Behaviour::CapAbuse,
@@ -189,6 +200,7 @@ impl Behaviour {
         Behaviour::StuckWatcher,
         Behaviour::LateOwner,
         Behaviour::Latecomer,
+        Behaviour::Heap,
     ];
 
     /// The `arg` for this behaviour with no parameter.

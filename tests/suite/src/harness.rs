@@ -97,6 +97,7 @@ pub fn spawned(r: Result<TaskId, SpawnError>) -> Result<TaskId, Failure> {
         SpawnError::BadImage => fail("spawn: bad image"),
         SpawnError::NoArena => fail("spawn: no free arena"),
         SpawnError::UnknownProgram => fail("spawn: the image embeds no such program"),
+        SpawnError::NotDescribed => fail("spawn: the description names no such process"),
     })
 }
 

@@ -4,16 +4,17 @@
 use crate::harness::{ensure, fail, isolated, next, spawned, Check, Ending, Env, Test, TEST_PROGRAM};
 use root_task::supervisor::Event;
 use sel4::FaultType;
-use test_contract::{Behaviour, Report, UNMAPPED};
+use test_contract::{Behaviour, Report, HEAP_BYTES, HEAP_PROCESS, UNMAPPED};
 
 /// The process tests.
-pub const TESTS: [Test; 6] = [
+pub const TESTS: [Test; 7] = [
     ("32 apps each call the supervisor and get an answer", thirty_two_apps),
     ("a crash is reported, restarted as generation + 1, its old badge refused", crash_and_restart),
     ("invoking a cap not given fails with the kernel's error, nothing else", cap_abuse),
     ("an app cannot see another app's memory", isolation),
     ("100 spawns and teardowns give back every byte", teardown_returns_memory),
     ("the memory manager knows each process it serves", memory_manager_knows),
+    ("a process gets the heap its description gives, and no more", described_heap),
 ];
 
 /// Every process spawned by `spawn` must report a pass and exit with 0;
@@ -93,4 +94,16 @@ fn teardown_returns_memory(env: &mut Env) -> Check {
 
 fn memory_manager_knows(env: &mut Env) -> Check {
     all_pass(env, &[("registered", Behaviour::Registered)])
+}
+
+fn described_heap(env: &mut Env) -> Check {
+    let desc =
+        env.sup.system().process(HEAP_PROCESS).ok_or(fail("the suite's description has the heap user"))?;
+    ensure(
+        desc.heap_bytes == HEAP_BYTES && Behaviour::of(desc.arg) == Some(Behaviour::Heap),
+        "as described",
+    )?;
+    let task = spawned(env.sup.start_described(&mut env.objs, HEAP_PROCESS))?;
+    ensure(next(env) == Event::Report { task, value: Report::Pass.value() }, "its heap works")?;
+    ensure(next(env) == Event::Exited { task, code: 0 }, "it exits")
 }

@@ -21,6 +21,8 @@ use sel4::cap_type::Tcb;
 use sel4::{Cap, Error};
 use test_contract::*;
 
+extern crate alloc;
+
 runtime::entry!(main);
 
 /// Every copy of this program has this static at the same address.
@@ -72,7 +74,21 @@ fn main(info: &ProcessInfo) -> i32 {
                 .and_then(|name| client::call(slots::MEMORY_MANAGER, &Request::LookupAlias { name }, None));
             supervisor::report(verdict(answer == Ok(Reply::Task(info.task()))));
         }
+        Some(Behaviour::Heap) => supervisor::report(verdict(heap_works(info))),
         _ => {}
     }
     0
+}
+
+/// The heap is there, as large as the description says, and no larger.
+fn heap_works(info: &ProcessInfo) -> bool {
+    let mut words = alloc::vec::Vec::new();
+    if info.heap_bytes != HEAP_BYTES || words.try_reserve_exact(HEAP_WORDS).is_err() {
+        return false;
+    }
+    words.extend((0..HEAP_WORDS as u64).map(|i| i * 3));
+    let sum: u64 = words.iter().sum();
+    let n = HEAP_WORDS as u64;
+    let mut too_much = alloc::vec::Vec::<u8>::new();
+    sum == 3 * n * (n - 1) / 2 && too_much.try_reserve_exact(HEAP_BYTES as usize).is_err()
 }
