@@ -6,10 +6,10 @@
 //!   [`Server::handle_fault`] (faults in the shared window) and
 //!   [`Server::process_died`].
 //! - [`Kernel`]: the seL4 invocations it needs, one method each.
-//! - [`fake`]: a fake kernel that enforces seL4's mapping rules, and
-//!   [`check`]: an invariant checker over it, for host tests (here and in
-//!   crates built on this one). Both are plain safe code that an on-target
-//!   build simply does not use.
+//! - `fake`: a fake kernel that enforces seL4's mapping rules, and
+//!   `check`: an invariant checker over it, for host tests (here and in
+//!   crates built on this one), behind the `test-kit` feature: not part of
+//!   the production library.
 //! - [`untyped`]: the on-target kernel's bookkeeping of slots and untyped
 //!   memory (so freed objects give their memory back), host-tested here;
 //!   the invocations themselves live in the `vmm-server` binary
@@ -29,7 +29,9 @@ extern crate alloc;
 #[macro_use]
 extern crate std;
 
+#[cfg(any(test, feature = "test-kit"))]
 pub mod check;
+#[cfg(any(test, feature = "test-kit"))]
 pub mod fake;
 mod kernel;
 mod server;

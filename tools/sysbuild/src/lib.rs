@@ -92,7 +92,7 @@ fn build_image(path: &Path, programs: Option<&Path>) -> Result<String, desc::Des
         }
         None => {
             println!(
-                "cargo:warning=sysbuild: {PROGRAMS_DIR_VAR} is not set: the image embeds empty programs"
+                "cargo:warning=sysbuild: {PROGRAMS_DIR_VAR} is not set: a check build, embedding no programs (it would not boot; the Makefile sets it)"
             );
             system
                 .programs()

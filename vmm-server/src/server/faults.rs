@@ -1,0 +1,101 @@
+//! Faults in the shared window: repairing a lazily attached page, or saying why not.
+
+use super::*;
+
+impl<K: Kernel> Server<K> {
+    /// A thread of `task` faulted at `addr` in the shared window. If the page
+    /// belongs to an object it is attached to and it holds a mapping there
+    /// with enough rights, the mapping is made again and the thread may
+    /// resume (lazy repair); anything else is reported.
+    ///
+    /// ```
+    /// use vmm_server::{fake::FakeKernel, FaultOutcome, FaultReason, Server};
+    /// use libshm::protocol::TaskId;
+    /// let mut s = Server::new(FakeKernel::new(1 << 20));
+    /// let t = TaskId::new(1, 0).unwrap();
+    /// assert_eq!(s.handle_fault(t, 0, false), FaultOutcome::Report(FaultReason::UnknownProcess));
+    /// ```
+    pub fn handle_fault(&mut self, task: TaskId, addr: u64, is_write: bool) -> FaultOutcome {
+        match self.repair(task, addr, is_write) {
+            Ok(()) => FaultOutcome::Resume,
+            Err(r) => FaultOutcome::Report(r),
+        }
+    }
+
+    pub(super) fn repair(&mut self, task: TaskId, addr: u64, is_write: bool) -> Result<(), FaultReason> {
+        self.live(task).map_err(|e| match e {
+            Error::StaleGeneration => FaultReason::StaleGeneration,
+            _ => FaultReason::UnknownProcess,
+        })?;
+        if !in_window(addr, 1) {
+            return Err(FaultReason::OutsideWindow);
+        }
+        let o = self.state.objects.values().find(|o| o.contains_addr(addr)).ok_or(FaultReason::NoObject)?;
+        let a = o.position(task).ok_or(FaultReason::NotAttached)?;
+        let offset = addr - o.base;
+        if offset >= o.size {
+            return Err(FaultReason::OutsideObject);
+        }
+        let f = o.frames.partition_point(|f| f.offset + f.size.bytes() <= offset);
+        let att = &o.attachments[a];
+        let Some(m) = att.maps[f] else {
+            return if att.pending.contains(&f) {
+                self.map_pending(task, o.id, a, f)
+            } else {
+                Err(FaultReason::NotMapped)
+            };
+        };
+        if is_write && !m.prot.writable() {
+            return Err(FaultReason::AccessViolation);
+        }
+        // The records say mapped, the hardware disagrees (or raced): delete
+        // the old copy first (it would otherwise unmap the new mapping of the
+        // same frame) and map a new one.
+        let (id, base, frame) = (o.id, o.base, o.frames[f].clone());
+        self.kernel.delete(m.copy);
+        let mut txn = Txn::new();
+        let result = self.map_frames(&mut txn, task.pid(), base, &[(f, &frame)], m.prot);
+        let new = match result {
+            Ok(mut v) => v.pop(),
+            Err(_) => {
+                txn.rollback(&mut self.kernel, &mut self.state.procs);
+                None
+            }
+        };
+        if let Some(o) = self.state.objects.get_mut(&id) {
+            o.attachments[a].maps[f] = new;
+        }
+        new.map(|_| ()).ok_or(FaultReason::RepairFailed)
+    }
+
+    /// First touch of frame `f` of a lazy attachment (`a` of object `id`):
+    /// map it with the attachment's rights. Any access may map it, since the
+    /// rights were checked at attach; a write to a read-only page faults
+    /// again and is then reported as an access violation.
+    pub(super) fn map_pending(
+        &mut self,
+        task: TaskId,
+        id: ObjectId,
+        a: usize,
+        f: usize,
+    ) -> Result<(), FaultReason> {
+        self.check_mappings(task.pid(), 1).map_err(|_| FaultReason::RepairFailed)?;
+        let o = self.state.objects.get(&id).ok_or(FaultReason::NoObject)?;
+        let (base, frame, rights) = (o.base, o.frames[f].clone(), o.attachments[a].rights);
+        let mut txn = Txn::new();
+        let mapped = match self.map_frames(&mut txn, task.pid(), base, &[(f, &frame)], frame_prot(f, rights))
+        {
+            Ok(mut v) => v.pop(),
+            Err(_) => {
+                txn.rollback(&mut self.kernel, &mut self.state.procs);
+                None
+            }
+        };
+        let m = mapped.ok_or(FaultReason::RepairFailed)?;
+        if let Some(att) = self.state.objects.get_mut(&id).map(|o| &mut o.attachments[a]) {
+            att.maps[f] = Some(m);
+            att.pending.remove(&f);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,69 @@
+//! Processes: registering one (with its VSpace), its alias, and forgetting one that died.
+
+use super::*;
+
+impl<K: Kernel> Server<K> {
+    pub(super) fn register_process(
+        &mut self,
+        task: TaskId,
+        alias: Option<Name>,
+        cap: &mut Option<K::Cap>,
+    ) -> Result<Reply, Error> {
+        if self.state.procs.contains_key(&task.pid()) {
+            return Err(Error::ProcessExists);
+        }
+        if let Some(name) = alias {
+            if self.find_alias(name).is_ok() {
+                return Err(Error::AliasTaken);
+            }
+        }
+        if self.state.procs.len() >= self.limits.max_processes {
+            return Err(Error::TooManyProcesses);
+        }
+        let vspace = cap.take().ok_or(Error::WrongCaps)?;
+        self.state.procs.insert(task.pid(), Process { task, alias, vspace, tables: BTreeMap::new() });
+        Ok(Reply::Done)
+    }
+
+    pub(super) fn register_alias(&mut self, who: TaskId, name: Name) -> Result<Reply, Error> {
+        match self.find_alias(name) {
+            Ok(t) if t != who => return Err(Error::AliasTaken),
+            _ => {}
+        }
+        if let Some(p) = self.state.procs.get_mut(&who.pid()) {
+            p.alias = Some(name);
+        }
+        let attached: Vec<_> =
+            self.state.objects.values().filter(|o| o.attachment(who).is_some()).map(|o| o.id).collect();
+        attached.into_iter().for_each(|id| self.write_header(id));
+        Ok(Reply::Done)
+    }
+
+    /// A process is gone (died, or the supervisor unregistered it): it leaves
+    /// every object's header, its mappings and paging structures are freed
+    /// and its VSpace cap deleted. Objects it owns stay (a restart of the
+    /// same pid owns them again). Unknown pids are ignored.
+    ///
+    /// ```
+    /// let mut s = vmm_server::Server::new(vmm_server::fake::FakeKernel::new(1 << 20));
+    /// s.process_died(42);
+    /// ```
+    pub fn process_died(&mut self, pid: Pid) {
+        let Some(task) = self.state.procs.get(&pid).map(|p| p.task) else {
+            return;
+        };
+        let ids: Vec<ObjectId> = self.state.objects.keys().copied().collect();
+        ids.into_iter().for_each(|id| self.drop_attachment(id, task));
+        if let Some(p) = self.state.procs.remove(&pid) {
+            // Deepest level first, so no structure is freed under another.
+            let mut tables: Vec<_> = p.tables.into_iter().collect();
+            tables.sort_by_key(|((level, _), _)| core::cmp::Reverse(*level));
+            for (_, cap) in tables {
+                if let Some(c) = cap {
+                    self.kernel.free(c);
+                }
+            }
+            self.kernel.delete(p.vspace);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The undo log of a request's acquire phase: what to give back if a later step fails.
+
+use super::*;
+
+/// The undo log of the acquire phase.
+pub(super) struct Txn<C> {
+    /// Frames allocated.
+    pub(super) frames: Vec<C>,
+    /// Cap copies made (and mapped).
+    pub(super) copies: Vec<C>,
+    /// Paging structures entered in a process's table.
+    pub(super) tables: Vec<(Pid, TableLevel, u64, TableCap<C>)>,
+}
+
+impl<C: Copy> Txn<C> {
+    /// An empty log.
+    pub(super) fn new() -> Self {
+        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new() }
+    }
+
+    /// Undoes everything, in reverse: mappings, then paging structures
+    /// (deepest first, as they were made root-first), then frames.
+    pub(super) fn rollback<K: Kernel<Cap = C>>(self, kernel: &mut K, procs: &mut BTreeMap<Pid, Process<C>>) {
+        self.copies.into_iter().rev().for_each(|c| kernel.delete(c));
+        for (pid, level, vaddr, cap) in self.tables.into_iter().rev() {
+            if let Some(p) = procs.get_mut(&pid) {
+                p.tables.remove(&(level, vaddr));
+            }
+            if let Some(c) = cap {
+                kernel.free(c);
+            }
+        }
+        self.frames.into_iter().rev().for_each(|c| kernel.free(c));
+    }
+}
+
+impl<K: Kernel> Server<K> {
+    /// Undo `txn` and fail with `e`.
+    pub(super) fn rollback<T>(&mut self, txn: Txn<K::Cap>, e: Error) -> Result<T, Error> {
+        txn.rollback(&mut self.kernel, &mut self.state.procs);
+        Err(e)
+    }
+}
