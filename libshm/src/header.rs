@@ -41,17 +41,11 @@ use crate::protocol::{Mode, Name, ObjectId, Pid, Prot, TaskId, NAME_MAX};
 /// ```
 pub const MAGIC: u64 = u64::from_le_bytes(*b"PEERSHM\x01");
 /// Layout version; bumped on any change to the table above.
-///
-/// ```
-/// assert_eq!(libshm::header::VERSION, 1);
-/// ```
 pub const VERSION: u32 = 1;
+const _: () = assert!(VERSION == 1);
 /// Bytes the header is encoded into: the whole first page.
-///
-/// ```
-/// assert_eq!(libshm::header::HEADER_BYTES, 4096);
-/// ```
 pub const HEADER_BYTES: usize = PAGE_SIZE as usize;
+const _: () = assert!(HEADER_BYTES == 4096);
 
 const OFF_MAGIC: usize = 0;
 const OFF_VERSION: usize = 8;
@@ -79,18 +73,12 @@ const OFF_RESERVED: usize = 56;
 /// ```
 pub const SIZE_OFFSET: u64 = OFF_SIZE as u64;
 /// Byte offset of the root-offset field, one aligned word.
-///
-/// ```
-/// assert_eq!(libshm::header::ROOT_OFFSET % 8, 0);
-/// ```
 pub const ROOT_OFFSET: u64 = OFF_ROOT as u64;
+const _: () = assert!(ROOT_OFFSET.is_multiple_of(8));
 /// Byte offset of the aligned word holding the object id, the owner pid and
 /// the number of attached processes; [`attached_in_word`] extracts the last.
-///
-/// ```
-/// assert_eq!(libshm::header::COUNTS_WORD_OFFSET % 8, 0);
-/// ```
 pub const COUNTS_WORD_OFFSET: u64 = OFF_OBJECT as u64;
+const _: () = assert!(COUNTS_WORD_OFFSET.is_multiple_of(8));
 
 /// The number of attached processes, from the little-endian word at
 /// [`COUNTS_WORD_OFFSET`] (one aligned load, so never torn).
@@ -120,17 +108,11 @@ const _: () = assert!(
 const _: () = assert!(OFF_COUNT + size_of::<u16>() <= OFF_OBJECT + WORD_BYTES);
 
 /// Offset of the first attached-process entry.
-///
-/// ```
-/// assert_eq!(libshm::header::ENTRIES_OFFSET, 64);
-/// ```
 pub const ENTRIES_OFFSET: usize = 64;
+const _: () = assert!(ENTRIES_OFFSET == 64);
 /// Bytes per attached-process entry.
-///
-/// ```
-/// assert_eq!(libshm::header::ENTRY_BYTES, 40);
-/// ```
 pub const ENTRY_BYTES: usize = 40;
+const _: () = assert!(ENTRY_BYTES == 40);
 const ENTRY_PID: usize = 0;
 const ENTRY_GEN: usize = 2;
 const ENTRY_RIGHTS: usize = 4;

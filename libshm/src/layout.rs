@@ -22,36 +22,26 @@
 //! assert!(!in_window(WINDOW_BASE - 1, 1));
 //! ```
 
+use crate::protocol::{TaskId, NAME_MAX};
+
 /// log2 of the small page size.
 pub const PAGE_BITS: u32 = 12;
 /// The small page (4 KiB frame) size.
-///
-/// ```
-/// assert_eq!(libshm::layout::PAGE_SIZE, 4096);
-/// ```
 pub const PAGE_SIZE: u64 = 1 << PAGE_BITS;
+const _: () = assert!(PAGE_SIZE == 4096);
 /// log2 of the large page size.
 pub const LARGE_PAGE_BITS: u32 = 21;
 /// The large page (2 MiB frame) size; also the alignment of every object's
 /// base address, so that no two objects share a level-3 paging structure.
-///
-/// ```
-/// assert_eq!(libshm::layout::LARGE_PAGE_SIZE, 2 << 20);
-/// ```
 pub const LARGE_PAGE_SIZE: u64 = 1 << LARGE_PAGE_BITS;
+const _: () = assert!(LARGE_PAGE_SIZE == 2 << 20);
 
 /// Number of paging levels (the VSpace root is level 0).
-///
-/// ```
-/// assert_eq!(libshm::layout::PAGING_LEVELS, 4);
-/// ```
 pub const PAGING_LEVELS: u8 = 4;
+const _: () = assert!(PAGING_LEVELS == 4);
 /// Index bits translated by each paging level (512 entries per structure).
-///
-/// ```
-/// assert_eq!(1u64 << libshm::layout::INDEX_BITS, 512);
-/// ```
 pub const INDEX_BITS: u32 = 9;
+const _: () = assert!(1u64 << INDEX_BITS == 512);
 
 /// A paging structure below the VSpace root.
 ///
@@ -125,23 +115,14 @@ impl TableLevel {
 }
 
 /// First address of the shared window.
-///
-/// ```
-/// assert_eq!(libshm::layout::WINDOW_BASE % libshm::layout::LARGE_PAGE_SIZE, 0);
-/// ```
 pub const WINDOW_BASE: u64 = 0x4000_0000;
+const _: () = assert!(WINDOW_BASE.is_multiple_of(LARGE_PAGE_SIZE));
 /// Size of the shared window (2 GiB).
-///
-/// ```
-/// assert_eq!(libshm::layout::WINDOW_SIZE, 2 << 30);
-/// ```
 pub const WINDOW_SIZE: u64 = 0x8000_0000;
+const _: () = assert!(WINDOW_SIZE == 2 << 30);
 /// One past the last address of the shared window.
-///
-/// ```
-/// assert_eq!(libshm::layout::WINDOW_END, 0xc000_0000);
-/// ```
 pub const WINDOW_END: u64 = WINDOW_BASE + WINDOW_SIZE;
+const _: () = assert!(WINDOW_END == 0xc000_0000);
 
 /// Whether `[addr, addr + len)` lies inside the shared window (false on
 /// overflow or for `len == 0`).
@@ -159,54 +140,27 @@ pub const fn in_window(addr: u64, len: u64) -> bool {
 }
 
 /// Most processes the memory manager registers at once.
-///
-/// ```
-/// assert!(libshm::layout::MAX_PROCESSES >= libshm::layout::MAX_ATTACHMENTS);
-/// ```
 pub const MAX_PROCESSES: usize = 128;
+const _: () = assert!(MAX_PROCESSES >= MAX_ATTACHMENTS);
 /// Most shared objects that exist at once.
-///
-/// ```
-/// assert!(libshm::layout::MAX_OBJECTS > 0);
-/// ```
 pub const MAX_OBJECTS: usize = 64;
+const _: () = assert!(MAX_OBJECTS > 0);
 /// Most processes attached to one object: the capacity of the header's
 /// attached-processes table (benchmarks run 64 peers plus a grower).
-///
-/// ```
-/// assert!(libshm::layout::MAX_ATTACHMENTS > 64);
-/// ```
 pub const MAX_ATTACHMENTS: usize = 96;
+const _: () = assert!(MAX_ATTACHMENTS > 64);
 /// Most frame mappings (one cap copy each, in the memory manager's CSpace)
 /// that one process holds across all its objects.
-///
-/// ```
-/// assert_eq!(libshm::layout::MAX_MAPPINGS_PER_PROCESS, 8192);
-/// ```
 pub const MAX_MAPPINGS_PER_PROCESS: usize = 8192;
+const _: () = assert!(MAX_MAPPINGS_PER_PROCESS == 8192);
 /// Bytes of object memory one process may have allocated (objects it created
 /// or grew), so that one client cannot take all memory: a quarter of the
 /// memory manager's pool (the supervisor checks this at compile time).
-///
-/// ```
-/// assert_eq!(libshm::layout::PROCESS_QUOTA_BYTES % libshm::layout::LARGE_PAGE_SIZE, 0);
-/// ```
 pub const PROCESS_QUOTA_BYTES: u64 = 16 << 20;
+const _: () = assert!(PROCESS_QUOTA_BYTES.is_multiple_of(LARGE_PAGE_SIZE));
 /// Largest `max_size` of one object (its reservation in the window).
-///
-/// ```
-/// assert!(libshm::layout::MAX_OBJECT_SIZE <= libshm::layout::WINDOW_SIZE);
-/// ```
 pub const MAX_OBJECT_SIZE: u64 = 1 << 30;
-
-/// The cap slot where every app finds its endpoint to the memory manager,
-/// badged with the app's identity (`runtime::slots::MEMORY_MANAGER` is this
-/// value); the client calls in `libshm::shm` go through it.
-///
-/// ```
-/// assert_eq!(libshm::layout::MEMORY_MANAGER_SLOT, 5);
-/// ```
-pub const MEMORY_MANAGER_SLOT: u64 = 5;
+const _: () = assert!(MAX_OBJECT_SIZE <= WINDOW_SIZE);
 
 /// First address above user space on x86_64 (the narrower of the two arches).
 const X86_64_USER_TOP: u64 = 1 << 47;
@@ -224,11 +178,8 @@ const _: () = assert!(WINDOW_SIZE.is_multiple_of(LARGE_PAGE_SIZE));
 /// The rest of a process's private layout sits below 4 GiB as well: seL4
 /// 5.0's x86 fault handler keeps fault addresses in 32 bits, so a fault on
 /// a private page is reported exactly.
-///
-/// ```
-/// assert!(libshm::layout::IMAGE_BASE < libshm::layout::IMAGE_END);
-/// ```
 pub const IMAGE_BASE: u64 = 0x40_0000;
+const _: () = assert!(IMAGE_BASE < IMAGE_END);
 /// First address above the room for a program's image.
 pub const IMAGE_END: u64 = 0x1000_0000;
 /// Top of the main thread's stack; the page at `STACK_TOP` stays unmapped.
@@ -236,11 +187,8 @@ pub const STACK_TOP: u64 = 0x2000_0000;
 /// Pages of stack; the page below them stays unmapped, so an overflow faults.
 pub const STACK_PAGES: u64 = 16;
 /// The main thread's IPC buffer.
-///
-/// ```
-/// assert_eq!(libshm::layout::IPC_BUFFER % libshm::layout::PAGE_SIZE, 0);
-/// ```
 pub const IPC_BUFFER: u64 = STACK_TOP + PAGE_SIZE;
+const _: () = assert!(IPC_BUFFER.is_multiple_of(PAGE_SIZE));
 /// The read-only page where the supervisor describes the process to itself.
 pub const PROCESS_INFO: u64 = IPC_BUFFER + PAGE_SIZE;
 
@@ -256,6 +204,87 @@ const _: () = assert!(PROCESS_INFO + PAGE_SIZE <= WINDOW_BASE);
 const _: () = assert!(STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE >= IMAGE_END);
 const _: () = assert!(HEAP_BASE + HEAP_MAX <= STACK_TOP - (STACK_PAGES + 1) * PAGE_SIZE);
 const _: () = assert!(HEAP_BASE.is_multiple_of(LARGE_PAGE_SIZE));
+
+// The process ABI: what the supervisor gives every process it spawns,
+// the one definition the root task, the runtime and libshm use.
+
+/// Cap slots every spawned process finds filled in its CNode.
+pub mod slots {
+    /// A cap slot number (seL4's `CPtr`).
+    pub type CPtr = u64;
+    /// Its own CNode.
+    pub const CNODE: CPtr = 1;
+    /// Its own VSpace root.
+    pub const VSPACE: CPtr = 2;
+    /// Its own TCB.
+    pub const TCB: CPtr = 3;
+    /// Endpoint to the supervisor (the root task), badged with its identity.
+    pub const SUPERVISOR: CPtr = 4;
+    /// Endpoint to the memory manager, badged with its identity (null in the
+    /// memory manager itself).
+    pub const MEMORY_MANAGER: CPtr = 5;
+    /// Where the kernel sends its faults (the supervisor, same badge).
+    pub const FAULT: CPtr = 6;
+    /// The endpoint the memory manager serves (only in the memory manager).
+    pub const SERVICE: CPtr = 7;
+    /// Slots the supervisor fills for tests (only where [`super::ProcessInfo::arg`] says so).
+    pub const EXTRA: CPtr = 8;
+    /// First slot the process may use freely.
+    pub const FIRST_FREE: CPtr = 16;
+}
+
+/// Marks a page the supervisor filled in.
+pub const PROCESS_INFO_MAGIC: u64 = u64::from_le_bytes(*b"SEL4PROC");
+
+/// What the supervisor tells a process about itself, in a read-only page at
+/// [`PROCESS_INFO`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ProcessInfo {
+    /// [`PROCESS_INFO_MAGIC`].
+    pub magic: u64,
+    /// Process id.
+    pub pid: u16,
+    /// Generation: changes on every restart.
+    pub generation: u16,
+    /// Bytes of `name` in use.
+    pub name_len: u32,
+    /// Name alias, e.g. "spreadsheet".
+    pub name: [u8; NAME_MAX],
+    /// log2 of the number of slots of its CNode.
+    pub cnode_bits: u64,
+    /// First free slot of its CNode.
+    pub free_slots_start: slots::CPtr,
+    /// First slot after the free ones.
+    pub free_slots_end: slots::CPtr,
+    /// First of the untyped caps it was given (the memory manager's pool).
+    pub untyped_start: slots::CPtr,
+    /// First slot after them.
+    pub untyped_end: slots::CPtr,
+    /// log2 size of each of those untypeds.
+    pub untyped_size_bits: u64,
+    /// A word the supervisor passes (the behaviour of a test app).
+    pub arg: u64,
+    /// How often this process has been restarted after a fault (0 on its
+    /// first start).
+    pub restarts: u64,
+    /// Bytes of heap mapped at [`HEAP_BASE`] (the system
+    /// description's `heap`, in whole pages; 0: none).
+    pub heap_bytes: u64,
+}
+
+impl ProcessInfo {
+    /// The name as text.
+    pub fn name(&self) -> &str {
+        let len = (self.name_len as usize).min(NAME_MAX);
+        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+
+    /// The identity the supervisor and the memory manager know it by.
+    pub fn task(&self) -> TaskId {
+        TaskId::new(self.pid, self.generation).expect("supervisor writes valid generations")
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -40,17 +40,11 @@ use crate::protocol::Error;
 /// ```
 pub const POOL_MAGIC: u64 = u64::from_le_bytes(*b"SHMPOOL1");
 /// Bytes of the control block.
-///
-/// ```
-/// assert_eq!(libshm::pool::CONTROL_BYTES, 64);
-/// ```
 pub const CONTROL_BYTES: u64 = 8 * WORD;
+const _: () = assert!(CONTROL_BYTES == 64);
 /// Bytes at the start of each pool before its first block.
-///
-/// ```
-/// assert_eq!(libshm::pool::POOL_HEADER_BYTES, 16);
-/// ```
 pub const POOL_HEADER_BYTES: u64 = 2 * WORD;
+const _: () = assert!(POOL_HEADER_BYTES == 16);
 
 const WORD: u64 = 8;
 const NULL: u64 = 0;

@@ -26,11 +26,8 @@
 use core::fmt;
 
 /// Message registers in one seL4 IPC message (`seL4_MsgMaxLength`).
-///
-/// ```
-/// assert_eq!(libshm::protocol::MSG_MAX_WORDS, 120);
-/// ```
 pub const MSG_MAX_WORDS: usize = 120;
+const _: () = assert!(MSG_MAX_WORDS == 120);
 /// Bits of the message label in seL4 5.0 (`seL4_MessageInfo.label`).
 ///
 /// ```
@@ -44,28 +41,19 @@ pub const LABEL_BITS: u32 = 20;
 /// ```
 pub const BADGE_BITS: u32 = 28;
 /// Longest name or alias, in bytes.
-///
-/// ```
-/// assert_eq!(libshm::protocol::NAME_MAX, 32);
-/// ```
 pub const NAME_MAX: usize = 32;
+const _: () = assert!(NAME_MAX == 32);
 /// Message words a [`Name`] takes.
-///
-/// ```
-/// assert_eq!(libshm::protocol::NAME_WORDS * 8, libshm::protocol::NAME_MAX);
-/// ```
 pub const NAME_WORDS: usize = NAME_MAX / WORD_BYTES;
+const _: () = assert!(NAME_WORDS * 8 == NAME_MAX);
 const WORD_BYTES: usize = 8;
 
 /// A process id: a small number chosen by the supervisor (the root task).
 pub type Pid = u16;
 
 /// Bits of a generation (what the badge has room for).
-///
-/// ```
-/// assert_eq!(libshm::protocol::GENERATION_BITS, 11);
-/// ```
 pub const GENERATION_BITS: u32 = 11;
+const _: () = assert!(GENERATION_BITS == 11);
 const GENERATION_MASK: u16 = (1 << GENERATION_BITS) - 1;
 
 /// One incarnation of a process: its pid and the generation that changes on
@@ -334,17 +322,11 @@ impl fmt::Display for Name {
 }
 
 /// POSIX `PROT_READ`.
-///
-/// ```
-/// assert_eq!(libshm::protocol::PROT_READ, 1);
-/// ```
 pub const PROT_READ: u64 = 1;
+const _: () = assert!(PROT_READ == 1);
 /// POSIX `PROT_WRITE`.
-///
-/// ```
-/// assert_eq!(libshm::protocol::PROT_WRITE, 2);
-/// ```
 pub const PROT_WRITE: u64 = 2;
+const _: () = assert!(PROT_WRITE == 2);
 
 /// Access rights to a shared object or one mapping of it. Write-only and
 /// no-access are not rights anyone can hold (neither arch maps pages
@@ -461,18 +443,12 @@ impl ObjectId {
 }
 
 /// POSIX `MAP_SHARED`.
-///
-/// ```
-/// assert_eq!(libshm::protocol::MAP_SHARED, 1);
-/// ```
 pub const MAP_SHARED: u64 = 0x01;
+const _: () = assert!(MAP_SHARED == 1);
 /// POSIX `MAP_FIXED` (accepted and implied: every mapping of an object is at
 /// the object's one address).
-///
-/// ```
-/// assert_eq!(libshm::protocol::MAP_FIXED, 0x10);
-/// ```
 pub const MAP_FIXED: u64 = 0x10;
+const _: () = assert!(MAP_FIXED == 0x10);
 
 /// The `flags` of `mmap_peer`: `MAP_SHARED`, optionally with `MAP_FIXED`.
 /// Anything else (`MAP_PRIVATE`, unknown bits) is refused.
@@ -874,12 +850,10 @@ impl Reader<'_> {
     }
 }
 
+const _: () = assert!(Request::MAX_WORDS <= MSG_MAX_WORDS);
+
 impl Request {
     /// The most words any request takes; a buffer this long always suffices.
-    ///
-    /// ```
-    /// assert!(libshm::protocol::Request::MAX_WORDS <= libshm::protocol::MSG_MAX_WORDS);
-    /// ```
     pub const MAX_WORDS: usize = 2 * TARGET_WORDS + 6;
 
     /// The operation.
@@ -1276,6 +1250,8 @@ impl ObjectInfo {
     }
 }
 
+const _: () = assert!(Response::MAX_WORDS <= MSG_MAX_WORDS);
+
 impl Response {
     /// The result as a `Result`.
     ///
@@ -1351,10 +1327,6 @@ impl Response {
     }
 
     /// The most words any response takes.
-    ///
-    /// ```
-    /// assert!(libshm::protocol::Response::MAX_WORDS <= libshm::protocol::MSG_MAX_WORDS);
-    /// ```
     pub const MAX_WORDS: usize = 10;
 
     /// Decodes a received response, as strictly as [`Request::decode`].

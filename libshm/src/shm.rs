@@ -4,7 +4,7 @@
 //! every peer) and the patent's C-like [`mmap_peer`] / [`munmap_peer`].
 //!
 //! Every call that changes an object is one request to the memory manager
-//! through the app's cap in [`MEMORY_MANAGER_SLOT`]. Reading and writing
+//! through the app's cap in [`slots::MEMORY_MANAGER`]. Reading and writing
 //! the object is plain volatile loads and stores, with no message at all:
 //! when a peer grows the object, the new pages are mapped here before its
 //! grow returns, and the header page (mapped read-only into every attached
@@ -45,7 +45,7 @@ use core::sync::atomic::{fence, Ordering};
 
 use crate::client;
 use crate::header::{attached_in_word, Header, HeaderError, COUNTS_WORD_OFFSET, HEADER_BYTES, SIZE_OFFSET};
-use crate::layout::{MEMORY_MANAGER_SLOT, PAGE_SIZE};
+use crate::layout::{slots, PAGE_SIZE};
 use crate::mapped;
 pub use crate::mapped::Plain;
 use crate::pool::{check_word, PoolError, SharedMemory};
@@ -59,7 +59,7 @@ const UNEXPECTED_REPLY: Error = Error::BadValue;
 
 /// Sends `request` to the memory manager.
 fn request(request: Request) -> Result<Reply, Error> {
-    client::call(MEMORY_MANAGER_SLOT, &request, None)
+    client::call(slots::MEMORY_MANAGER, &request, None)
 }
 
 /// Sends a request whose success carries nothing.

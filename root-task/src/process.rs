@@ -7,11 +7,12 @@ use crate::objects::{self, ObjectSource, Objects};
 use elf::abi::{PF_W, PF_X, PT_LOAD};
 use elf::endian::AnyEndian;
 use elf::ElfBytes;
+use libshm::layout::{slots, ProcessInfo, PROCESS_INFO_MAGIC};
 use libshm::layout::{
     HEAP_BASE, HEAP_MAX, IMAGE_BASE, IMAGE_END, IPC_BUFFER, PAGE_SIZE, PROCESS_INFO, STACK_PAGES, STACK_TOP,
 };
+use libshm::protocol::NAME_MAX;
 use libshm::protocol::{Badge, TaskId};
-use runtime::{slots, ProcessInfo, NAME_LEN, PROCESS_INFO_MAGIC};
 use sel4::cap_type::{AsidPool, CNode, Endpoint, Granule, Tcb, Untyped, VSpace};
 use sel4::{CPtr, Cap, CapRights, Error, FixedSizeObject, ObjectType, TcbConfig};
 
@@ -406,8 +407,8 @@ fn build(
 fn process_info(spec: &Spawn) -> ProcessInfo {
     let (untyped_count, untyped_bits) =
         spec.serve.map_or((0, 0), |s| (s.untyped_count as CPtr, s.untyped_bits as u64));
-    let mut name = [0; NAME_LEN];
-    let len = spec.name.len().min(NAME_LEN);
+    let mut name = [0; NAME_MAX];
+    let len = spec.name.len().min(NAME_MAX);
     name[..len].copy_from_slice(&spec.name.as_bytes()[..len]);
     ProcessInfo {
         magic: PROCESS_INFO_MAGIC,

@@ -33,88 +33,8 @@ pub mod heap;
 pub mod supervisor;
 
 use libshm::layout::PROCESS_INFO;
-use libshm::protocol::TaskId;
-use sel4::CPtr;
 
-/// Cap slots every spawned process finds filled in its CNode.
-pub mod slots {
-    use sel4::CPtr;
-    /// Its own CNode.
-    pub const CNODE: CPtr = 1;
-    /// Its own VSpace root.
-    pub const VSPACE: CPtr = 2;
-    /// Its own TCB.
-    pub const TCB: CPtr = 3;
-    /// Endpoint to the supervisor (the root task), badged with its identity.
-    pub const SUPERVISOR: CPtr = 4;
-    /// Endpoint to the memory manager, badged with its identity (null in the
-    /// memory manager itself).
-    pub const MEMORY_MANAGER: CPtr = libshm::layout::MEMORY_MANAGER_SLOT;
-    /// Where the kernel sends its faults (the supervisor, same badge).
-    pub const FAULT: CPtr = 6;
-    /// The endpoint the memory manager serves (only in the memory manager).
-    pub const SERVICE: CPtr = 7;
-    /// Slots the supervisor fills for tests (only where [`super::ProcessInfo::arg`] says so).
-    pub const EXTRA: CPtr = 8;
-    /// First slot the process may use freely.
-    pub const FIRST_FREE: CPtr = 16;
-}
-
-/// Longest process name, in bytes.
-pub const NAME_LEN: usize = 32;
-
-/// Marks a page the supervisor filled in.
-pub const PROCESS_INFO_MAGIC: u64 = u64::from_le_bytes(*b"SEL4PROC");
-
-/// What the supervisor tells a process about itself, in a read-only page at
-/// [`libshm::layout::PROCESS_INFO`].
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct ProcessInfo {
-    /// [`PROCESS_INFO_MAGIC`].
-    pub magic: u64,
-    /// Process id.
-    pub pid: u16,
-    /// Generation: changes on every restart.
-    pub generation: u16,
-    /// Bytes of `name` in use.
-    pub name_len: u32,
-    /// Name alias, e.g. "spreadsheet".
-    pub name: [u8; NAME_LEN],
-    /// log2 of the number of slots of its CNode.
-    pub cnode_bits: u64,
-    /// First free slot of its CNode.
-    pub free_slots_start: CPtr,
-    /// First slot after the free ones.
-    pub free_slots_end: CPtr,
-    /// First of the untyped caps it was given (the memory manager's pool).
-    pub untyped_start: CPtr,
-    /// First slot after them.
-    pub untyped_end: CPtr,
-    /// log2 size of each of those untypeds.
-    pub untyped_size_bits: u64,
-    /// A word the supervisor passes (the behaviour of a test app).
-    pub arg: u64,
-    /// How often this process has been restarted after a fault (0 on its
-    /// first start).
-    pub restarts: u64,
-    /// Bytes of heap mapped at [`libshm::layout::HEAP_BASE`] (the system
-    /// description's `heap`, in whole pages; 0: none).
-    pub heap_bytes: u64,
-}
-
-impl ProcessInfo {
-    /// The name as text.
-    pub fn name(&self) -> &str {
-        let len = (self.name_len as usize).min(NAME_LEN);
-        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
-    }
-
-    /// The identity the supervisor and the memory manager know it by.
-    pub fn task(&self) -> TaskId {
-        TaskId::new(self.pid, self.generation).expect("supervisor writes valid generations")
-    }
-}
+pub use libshm::layout::{slots, ProcessInfo, PROCESS_INFO_MAGIC};
 
 /// Called by [`entry!`]: set up the thread, run `main`, exit with its code.
 pub fn start(info: u64, ipc_buffer: u64, main: fn(&'static ProcessInfo) -> i32) -> ! {

@@ -9,8 +9,7 @@
 use crate::rng::Rng;
 use libshm::client;
 use libshm::layout::{
-    IMAGE_BASE, MAX_OBJECTS, MAX_OBJECT_SIZE, MEMORY_MANAGER_SLOT, PAGE_SIZE, PROCESS_QUOTA_BYTES,
-    WINDOW_END, WINDOW_SIZE,
+    IMAGE_BASE, MAX_OBJECTS, MAX_OBJECT_SIZE, PAGE_SIZE, PROCESS_QUOTA_BYTES, WINDOW_END, WINDOW_SIZE,
 };
 use libshm::protocol::{
     Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, Op, Prot, Reply, Request, Target, MAP_SHARED, NAME_MAX,
@@ -115,7 +114,7 @@ impl Attack {
 
     /// `request` (with `cap` if any) must be refused with `error`.
     fn send(&mut self, request: Request, cap: Option<CPtr>, error: Error, what: &'static str) -> Outcome {
-        self.refused(client::call(MEMORY_MANAGER_SLOT, &request, cap), error, what)
+        self.refused(client::call(slots::MEMORY_MANAGER, &request, cap), error, what)
     }
 
     /// A message built by hand, bypassing the encoder, must be refused with
@@ -144,7 +143,7 @@ fn raw_call(label: u64, words: &[u64], length: u64, unwrapped: u64) -> (u64, usi
         let n = words.len().min(MSG_MAX_LENGTH);
         b.msg[..n].copy_from_slice(&words[..n]);
     });
-    let (info, _) = sel4::call(MEMORY_MANAGER_SLOT, MessageInfo::new(label, unwrapped, 0, length));
+    let (info, _) = sel4::call(slots::MEMORY_MANAGER, MessageInfo::new(label, unwrapped, 0, length));
     (info.label(), info.length())
 }
 
@@ -154,7 +153,7 @@ fn name(s: &str) -> Result<Name, &'static str> {
 
 fn hostile(info: &ProcessInfo) -> Result<u64, &'static str> {
     let canary = match expect(
-        client::call(MEMORY_MANAGER_SLOT, &Request::Open { name: name(CANARY_OBJECT)? }, None),
+        client::call(slots::MEMORY_MANAGER, &Request::Open { name: name(CANARY_OBJECT)? }, None),
         "open the canary",
     )? {
         Reply::Object(o) => o,
@@ -379,7 +378,7 @@ fn rights(a: &mut Attack, canary: &ObjectInfo) -> Outcome {
     let me = Target::Pid(a.me.pid());
     let id = canary.id;
     let owner = match expect(
-        client::call(MEMORY_MANAGER_SLOT, &Request::Stat { object: id }, None),
+        client::call(slots::MEMORY_MANAGER, &Request::Stat { object: id }, None),
         "stat the canary",
     )? {
         Reply::Stat(s) => Target::Pid(s.owner),
@@ -445,7 +444,7 @@ fn fill_until(a: &mut Attack, max_size: u64, attempts: usize, error: Error, what
             max_size,
             client_prot: Prot::ReadWrite,
         };
-        match client::call(MEMORY_MANAGER_SLOT, &create, None) {
+        match client::call(slots::MEMORY_MANAGER, &create, None) {
             Ok(Reply::Object(o)) => *slot = Some(o.id),
             r => {
                 outcome = a.refused(r, error, what);
@@ -455,7 +454,7 @@ fn fill_until(a: &mut Attack, max_size: u64, attempts: usize, error: Error, what
     }
     for id in made.into_iter().flatten() {
         expect(
-            client::call(MEMORY_MANAGER_SLOT, &Request::Destroy { object: id }, None),
+            client::call(slots::MEMORY_MANAGER, &Request::Destroy { object: id }, None),
             "destroy a fill object",
         )?;
     }
@@ -480,14 +479,14 @@ fn limits(a: &mut Attack) -> Outcome {
         max_size: MAX_OBJECT_SIZE,
         client_prot: Prot::Read,
     };
-    let big = match expect(client::call(MEMORY_MANAGER_SLOT, &big, None), "create a large reservation")? {
+    let big = match expect(client::call(slots::MEMORY_MANAGER, &big, None), "create a large reservation")? {
         Reply::Object(o) => o.id,
         _ => return Err("create answers with the object"),
     };
     let grow = Request::Grow { object: big, new_size: PROCESS_QUOTA_BYTES };
     let grown = a.send(grow, None, Error::QuotaExceeded, "grow past the quota");
     expect(
-        client::call(MEMORY_MANAGER_SLOT, &Request::Destroy { object: big }, None),
+        client::call(slots::MEMORY_MANAGER, &Request::Destroy { object: big }, None),
         "destroy the reservation",
     )?;
     grown?;
@@ -553,7 +552,7 @@ fn messages(a: &mut Attack, own: &ObjectInfo) -> Outcome {
     };
     a.send(create, Some(slots::CNODE), Error::WrongCaps, "a CNode cap with a create")?;
     refused(
-        client::call(MEMORY_MANAGER_SLOT, &Request::Open { name: name(NOBODY)? }, None),
+        client::call(slots::MEMORY_MANAGER, &Request::Open { name: name(NOBODY)? }, None),
         Error::UnknownName,
         "the refused create made nothing",
     )

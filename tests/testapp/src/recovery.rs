@@ -6,7 +6,6 @@
 
 use crate::shm::{check, expect, finish, leave, poll, refused, wait_released, Outcome};
 use libshm::client;
-use libshm::layout::MEMORY_MANAGER_SLOT;
 use libshm::layout::{MAX_OBJECT_SIZE, PAGE_SIZE, PROCESS_QUOTA_BYTES};
 use libshm::protocol::{Error, MapFlags, Mode, Name, Prot, Reply, Request, Target};
 use libshm::shm::SharedObject;
@@ -129,7 +128,7 @@ fn reattacher(info: &ProcessInfo) -> Outcome {
     }
     // Before attaching again: the dead generation has left the object
     // (only the keeper is attached).
-    let call = |r: Request| client::call(MEMORY_MANAGER_SLOT, &r, None);
+    let call = |r: Request| client::call(slots::MEMORY_MANAGER, &r, None);
     let Reply::Object(object) =
         expect(call(Request::Open { name: expect(Name::new(REATTACH_OBJECT), "name")? }), "open")?
     else {

@@ -8,7 +8,7 @@
 
 use libshm::client;
 use libshm::header::Header;
-use libshm::layout::{MEMORY_MANAGER_SLOT, PAGE_SIZE};
+use libshm::layout::{slots, PAGE_SIZE};
 use libshm::pool::{Pool, PoolError};
 use libshm::protocol::{Error, MapFlags, Mode, Name, Pid, Prot, Request, Target, MAP_FIXED, MAP_SHARED};
 use libshm::shm::{mmap_peer, munmap_peer, SharedObject, SharedPtr};
@@ -401,7 +401,7 @@ fn client_refused(obj: &mut SharedObject) -> Outcome {
     refused(map, Error::NotOwner, "mmap_peer into the owner is refused")?;
     let unmap = munmap_peer(owner, obj.base() + PAGE_SIZE, PAGE_SIZE);
     refused(unmap, Error::NotOwner, "munmap_peer from the owner is refused")?;
-    let destroy = client::call(MEMORY_MANAGER_SLOT, &Request::Destroy { object: obj.id() }, None);
+    let destroy = client::call(slots::MEMORY_MANAGER, &Request::Destroy { object: obj.id() }, None);
     refused(destroy, Error::NotOwner, "destroy is refused")?;
     check(expect(obj.refresh(), "stat")? == CS_SIZE, "the object is as it was")
 }

@@ -14,7 +14,7 @@ use crate::rng::Rng;
 use crate::shm::{check, expect, poll, Outcome};
 use core::sync::atomic::{AtomicU64, Ordering};
 use libshm::client;
-use libshm::layout::{MEMORY_MANAGER_SLOT, PAGE_SIZE};
+use libshm::layout::{slots, PAGE_SIZE};
 use libshm::protocol::{Error, MapFlags, Mode, Name, ObjectId, Prot, Reply, Request, Target};
 use libshm::shm::{mmap_peer, munmap_peer, SharedObject};
 use runtime::supervisor;
@@ -189,7 +189,7 @@ fn leave(obj: SharedObject) -> Outcome {
 }
 
 fn raw_detach(object: ObjectId) -> Result<(), Error> {
-    match client::call(MEMORY_MANAGER_SLOT, &Request::Detach { object }, None)? {
+    match client::call(slots::MEMORY_MANAGER, &Request::Detach { object }, None)? {
         Reply::Done => Ok(()),
         _ => Err(Error::BadValue),
     }
@@ -227,7 +227,7 @@ fn attach(slot: &mut Option<SharedObject>, name: &str) -> Result<Kind, &'static 
 /// then (under the lock, so the size holds still) the rest.
 fn map_in(slot: &mut Option<SharedObject>, name: &str, me: &Me) -> Result<Kind, &'static str> {
     let info = match client::call(
-        MEMORY_MANAGER_SLOT,
+        slots::MEMORY_MANAGER,
         &Request::Open { name: expect(Name::new(name), "name")? },
         None,
     ) {
