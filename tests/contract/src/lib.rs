@@ -12,6 +12,16 @@ pub const HEAP_BYTES: u64 = 64 * 1024;
 /// Words it allocates: half its heap.
 pub const HEAP_WORDS: usize = (HEAP_BYTES / 16) as usize;
 
+/// The description's process that starts others ([`Behaviour::Starter`]).
+pub const STARTER: &str = "starter";
+/// A process [`STARTER`] may start: it exits with 0 ([`Behaviour::Exit`]).
+pub const STARTED_CHILD: &str = "starter-child";
+/// A process [`STARTER`] may start: it faults, with no restart
+/// ([`Behaviour::Crash`]).
+pub const FAULTING_CHILD: &str = "faulting-child";
+/// A process only [`HEAP_PROCESS`] may start.
+pub const FORBIDDEN_CHILD: &str = "forbidden-child";
+
 /// An address no process has mapped (between image and stack).
 pub const UNMAPPED: u64 = 0x1800_0000;
 /// A slot of an app's CNode the supervisor leaves empty.
@@ -158,11 +168,16 @@ pub enum Behaviour {
     /// sum a vector of [`HEAP_WORDS`] words, and be refused a reserve past
     /// the heap; report.
     Heap = 73,
+    /// Start processes by name and wait for them, and be refused every
+    /// start and wait the description does not allow (see
+    /// `tests/suite/system.toml`: [`STARTER`] may start [`STARTED_CHILD`]
+    /// and [`FAULTING_CHILD`], not [`FORBIDDEN_CHILD`]); report.
+    Starter = 74,
 }
 
 impl Behaviour {
     /// Every behaviour.
-    pub const ALL: [Behaviour; 38] = [
+    pub const ALL: [Behaviour; 39] = [
         Behaviour::Ping,
         Behaviour::Crash,
         Behaviour::CapAbuse,
@@ -201,6 +216,7 @@ impl Behaviour {
         Behaviour::LateOwner,
         Behaviour::Latecomer,
         Behaviour::Heap,
+        Behaviour::Starter,
     ];
 
     /// The `arg` for this behaviour with no parameter.

@@ -1,13 +1,15 @@
 //! On-target tests of processes: spawning from ELF images, identity by
 //! badge, faults and restarts, isolation, and memory given back.
 
-use crate::harness::{ensure, fail, isolated, next, spawned, Check, Ending, Env, Test, TEST_PROGRAM};
+use crate::harness::{
+    ensure, fail, isolated, next, spawned, Check, Ending, Env, Test, MAX_EVENTS, TEST_PROGRAM,
+};
 use root_task::supervisor::Event;
 use sel4::FaultType;
-use test_contract::{Behaviour, Report, HEAP_BYTES, HEAP_PROCESS, UNMAPPED};
+use test_contract::{Behaviour, Report, HEAP_BYTES, HEAP_PROCESS, STARTER, UNMAPPED};
 
 /// The process tests.
-pub const TESTS: [Test; 7] = [
+pub const TESTS: [Test; 8] = [
     ("32 apps each call the supervisor and get an answer", thirty_two_apps),
     ("a crash is reported, restarted as generation + 1, its old badge refused", crash_and_restart),
     ("invoking a cap not given fails with the kernel's error, nothing else", cap_abuse),
@@ -15,6 +17,10 @@ pub const TESTS: [Test; 7] = [
     ("100 spawns and teardowns give back every byte", teardown_returns_memory),
     ("the memory manager knows each process it serves", memory_manager_knows),
     ("a process gets the heap its description gives, and no more", described_heap),
+    (
+        "a process starts what its description allows, waits for its exit codes, and is refused the rest",
+        start_and_wait,
+    ),
 ];
 
 /// Every process spawned by `spawn` must report a pass and exit with 0;
@@ -106,4 +112,34 @@ fn described_heap(env: &mut Env) -> Check {
     let task = spawned(env.sup.start_described(&mut env.objs, HEAP_PROCESS))?;
     ensure(next(env) == Event::Report { task, value: Report::Pass.value() }, "its heap works")?;
     ensure(next(env) == Event::Exited { task, code: 0 }, "it exits")
+}
+
+fn start_and_wait(env: &mut Env) -> Check {
+    isolated(env, |env, _| {
+        let starter = spawned(env.sup.start_described(&mut env.objs, STARTER))?;
+        let (mut started, mut child_exited, mut child_faulted, mut passed) = (0, false, false, false);
+        for _ in 0..MAX_EVENTS {
+            match next(env) {
+                Event::Started { by, .. } => {
+                    ensure(by == starter, "only the starter starts")?;
+                    started += 1;
+                }
+                Event::Exited { task, code: 0 } if task != starter => child_exited = true,
+                Event::Faulted { restarted: None, .. } => child_faulted = true,
+                Event::Report { task, value } if task == starter => passed = value == Report::Pass.value(),
+                Event::Report { .. } => {}
+                Event::Exited { task, code } if task == starter => {
+                    ensure(code == 0, "the starter exits with 0")?;
+                    ensure(passed, "every start and wait went as the description says")?;
+                    ensure(started == 2, "two children started")?;
+                    return ensure(child_exited && child_faulted, "one child exited, the other faulted");
+                }
+                e => {
+                    sel4::debug_println!("  unexpected: {e:?}");
+                    return Err(fail("an unexpected event"));
+                }
+            }
+        }
+        Err(fail("the starter did not end"))
+    })
 }

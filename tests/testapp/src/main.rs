@@ -75,6 +75,13 @@ fn main(info: &ProcessInfo) -> i32 {
             supervisor::report(verdict(answer == Ok(Reply::Task(info.task()))));
         }
         Some(Behaviour::Heap) => supervisor::report(verdict(heap_works(info))),
+        Some(Behaviour::Starter) => {
+            let outcome = starts_and_waits();
+            if let Err(what) = outcome {
+                sel4::debug_println!("testapp pid {} ({}): failed: {what}", info.pid, info.name());
+            }
+            supervisor::report(verdict(outcome.is_ok()))
+        }
         _ => {}
     }
     0
@@ -91,4 +98,29 @@ fn heap_works(info: &ProcessInfo) -> bool {
     let n = HEAP_WORDS as u64;
     let mut too_much = alloc::vec::Vec::<u8>::new();
     sum == 3 * n * (n - 1) / 2 && too_much.try_reserve_exact(HEAP_BYTES as usize).is_err()
+}
+
+/// Every start and wait the description does not allow is refused with
+/// its error; the allowed ones start, and their exit codes come back.
+/// The children run below us, so none runs before we wait for it.
+fn starts_and_waits() -> Result<(), &'static str> {
+    use libshm::protocol::{Error as ShmError, TaskId};
+    use supervisor::{start, wait, Op, EXIT_FAULTED};
+    let check = |ok: bool, what| if ok { Ok(()) } else { Err(what) };
+    check(start("no-such-process") == Err(ShmError::UnknownAlias), "an unknown name")?;
+    check(start(FORBIDDEN_CHILD) == Err(ShmError::NotPermitted), "another's child")?;
+    check(start(HEAP_PROCESS) == Err(ShmError::NotPermitted), "a process that starts at boot")?;
+    check(start(STARTER) == Err(ShmError::NotPermitted), "ourselves")?;
+    check(start("two words") == Err(ShmError::BadName), "a bad name")?;
+    // A start with too few words, sent by hand.
+    let (reply, _) = sel4::call(slots::SUPERVISOR, sel4::MessageInfo::new(Op::Start as u64, 0, 0, 1));
+    check(reply.label() == ShmError::ShortMessage.code(), "a short start message")?;
+    let stranger = TaskId::new(999, 0).ok_or("a task id")?;
+    check(wait(stranger) == Err(ShmError::UnknownProcess), "a wait for a process we did not start")?;
+    let child = start(STARTED_CHILD).map_err(|_| "start the child")?;
+    check(start(STARTED_CHILD) == Err(ShmError::AlreadyRunning), "a second start of a running child")?;
+    check(wait(child) == Ok(0), "the child's exit code")?;
+    check(wait(child) == Err(ShmError::UnknownProcess), "a second wait")?;
+    let faulting = start(FAULTING_CHILD).map_err(|_| "start the faulting child")?;
+    check(wait(faulting) == Ok(EXIT_FAULTED), "a fault with no restart left")
 }
