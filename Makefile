@@ -88,7 +88,7 @@ lint: kernels
 # The rustdoc an app author reads, as built for the bare-metal targets (where
 # libshm's seL4-only API exists), in target/<triple>/doc/. Any rustdoc warning
 # (a broken link, a bad code block) fails it.
-DOC_CRATES := sel4 libshm runtime vmm-server
+DOC_CRATES := sel4 libshm runtime vmm-server root-task
 doc: kernels
 	$(foreach a,$(QEMU_ARCHES),RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --target $(call TRIPLE,$(a)) $(addprefix -p ,$(DOC_CRATES)) &&) true
 	@echo "make doc: open target/x86_64-unknown-none/doc/libshm/index.html"
