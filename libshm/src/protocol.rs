@@ -544,42 +544,173 @@ impl Target {
     }
 }
 
-macro_rules! ops {
-    ($($(#[$m:meta])* $name:ident = $label:literal,)*) => {
+/// Who may send a request.
+///
+/// ```
+/// use libshm::protocol::{ObjectId, Request, Sender};
+/// assert_eq!(Request::Stat { object: ObjectId(1) }.sender(), Sender::Process);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sender {
+    /// Any registered process.
+    Process,
+    /// Only the supervisor (the root task).
+    Supervisor,
+}
+
+/// A field's place on the wire: how it is written and how it is read back,
+/// strictly (a value outside its type is [`Error::BadValue`] or the type's
+/// own error).
+trait Wire: Sized {
+    fn put(&self, w: &mut Writer<'_>);
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error>;
+}
+
+impl Wire for u64 {
+    fn put(&self, w: &mut Writer<'_>) {
+        w.put(*self)
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        r.get()
+    }
+}
+
+impl Wire for bool {
+    fn put(&self, w: &mut Writer<'_>) {
+        w.put(u64::from(*self))
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        match r.get()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(Error::BadValue),
+        }
+    }
+}
+
+impl Wire for Name {
+    fn put(&self, w: &mut Writer<'_>) {
+        w.name(self)
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        r.name()
+    }
+}
+
+/// No name: all [`NAME_WORDS`] zero.
+impl Wire for Option<Name> {
+    fn put(&self, w: &mut Writer<'_>) {
+        match self {
+            Some(n) => w.name(n),
+            None => (0..NAME_WORDS).for_each(|_| w.put(0)),
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let words = r.name_words()?;
+        if words == [0; NAME_WORDS] {
+            Ok(None)
+        } else {
+            Name::from_words(&words).map(Some)
+        }
+    }
+}
+
+impl Wire for ObjectId {
+    fn put(&self, w: &mut Writer<'_>) {
+        w.put(self.0.into())
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        r.object()
+    }
+}
+
+impl Wire for Prot {
+    fn put(&self, w: &mut Writer<'_>) {
+        w.put(self.bits())
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        r.prot()
+    }
+}
+
+impl Wire for Mode {
+    fn put(&self, w: &mut Writer<'_>) {
+        w.put(*self as u64)
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        Mode::from_word(r.get()?)
+    }
+}
+
+impl Wire for MapFlags {
+    fn put(&self, w: &mut Writer<'_>) {
+        w.put(self.bits())
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        MapFlags::from_bits(r.get()?)
+    }
+}
+
+impl Wire for Target {
+    fn put(&self, w: &mut Writer<'_>) {
+        self.write(w)
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        Target::read(r)
+    }
+}
+
+impl Wire for TaskId {
+    fn put(&self, w: &mut Writer<'_>) {
+        w.put(self.to_word())
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        TaskId::from_word(r.get()?)
+    }
+}
+
+/// The requests, one row each: name, label, who may send it, how many caps
+/// travel with it, and its fields in wire order. The [`Op`] labels, the
+/// [`Request`] enum, its sender, cap count, encoding and strict decoding all
+/// follow from the rows; adding a request is adding a row (and its case in
+/// the server, which the compiler asks for).
+macro_rules! requests {
+    (
+        $(#[$em:meta])*
+        enum Request;
+        $(
+            $(#[$m:meta])*
+            $name:ident = $label:literal, from $sender:ident, caps $caps:literal {
+                $( $(#[$fm:meta])* $field:ident : $ty:ty, )*
+            }
+        )*
+    ) => {
         /// The operation of a request, carried as the message label.
         ///
         /// ```
         /// use libshm::protocol::Op;
         /// assert_eq!(Op::from_label(Op::Grow.label()), Some(Op::Grow));
         /// assert_eq!(Op::from_label(0), None);
+        /// assert!(Op::from_label(1 << 19).is_none());
         /// ```
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Op {
-            $($(#[$m])* $name = $label,)*
+            $(
+                #[doc = concat!("The label of [`Request::", stringify!($name), "`].")]
+                $name = $label,
+            )*
         }
 
         impl Op {
             /// Every operation.
-            ///
-            /// ```
-            /// assert!(libshm::protocol::Op::ALL.len() > 10);
-            /// ```
             pub const ALL: &'static [Op] = &[$(Op::$name,)*];
 
             /// The label value.
-            ///
-            /// ```
-            /// assert_eq!(libshm::protocol::Op::RegisterAlias.label(), 1);
-            /// ```
             pub const fn label(self) -> u64 {
                 self as u64
             }
 
             /// The operation for a label, if any.
-            ///
-            /// ```
-            /// assert!(libshm::protocol::Op::from_label(1 << 19).is_none());
-            /// ```
             pub const fn from_label(label: u64) -> Option<Op> {
                 match label {
                     $($label => Some(Op::$name),)*
@@ -587,83 +718,127 @@ macro_rules! ops {
                 }
             }
         }
+
+        $(#[$em])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Request {
+            $(
+                $(#[$m])*
+                $name { $( $(#[$fm])* $field: $ty, )* },
+            )*
+        }
+
+        impl Request {
+            /// The operation.
+            ///
+            /// ```
+            /// use libshm::protocol::{ObjectId, Op, Request};
+            /// assert_eq!(Request::Detach { object: ObjectId(1) }.op(), Op::Detach);
+            /// ```
+            pub fn op(&self) -> Op {
+                match self {
+                    $(Request::$name { .. } => Op::$name,)*
+                }
+            }
+
+            /// Who may send it.
+            pub fn sender(&self) -> Sender {
+                match self {
+                    $(Request::$name { .. } => Sender::$sender,)*
+                }
+            }
+
+            /// How many caps must travel with the message (the server refuses a
+            /// message with any other number).
+            ///
+            /// ```
+            /// use libshm::protocol::{Request, TaskId};
+            /// let r = Request::RegisterProcess { task: TaskId::new(1, 0).unwrap(), alias: None };
+            /// assert_eq!(r.caps_expected(), 1);
+            /// ```
+            pub fn caps_expected(&self) -> usize {
+                match self {
+                    $(Request::$name { .. } => $caps,)*
+                }
+            }
+
+            /// Encodes into `words`; returns the label and the number of words used.
+            ///
+            /// # Panics
+            /// If `words` is shorter than [`Request::MAX_WORDS`].
+            ///
+            /// ```
+            /// use libshm::protocol::{Name, Request};
+            /// let mut w = [0; Request::MAX_WORDS];
+            /// let (_, len) = Request::Open { name: Name::new("t").unwrap() }.encode(&mut w);
+            /// assert_eq!(len, 4);
+            /// ```
+            pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
+                let mut w = Writer { words, len: 0 };
+                match self {
+                    $(Request::$name { $($field,)* } => { $( Wire::put($field, &mut w); )* })*
+                }
+                (self.op().label(), w.len)
+            }
+
+            /// Decodes a received message: `words` is exactly the message's words.
+            ///
+            /// ```
+            /// use libshm::protocol::{Error, Request};
+            /// assert_eq!(Request::decode(999, &[]), Err(Error::UnknownLabel));
+            /// assert_eq!(Request::decode(12, &[1, 2]), Err(Error::LongMessage));
+            /// ```
+            pub fn decode(label: u64, words: &[u64]) -> Result<Request, Error> {
+                let op = Op::from_label(label).ok_or(Error::UnknownLabel)?;
+                let mut r = Reader { words, pos: 0 };
+                // Fields are read in the order written: the row's order.
+                let req = match op {
+                    $(Op::$name => Request::$name { $( $field: Wire::get(&mut r)?, )* },)*
+                };
+                r.end()?;
+                Ok(req)
+            }
+        }
     };
 }
 
-ops! {
-    /// Give the caller an alias.
-    RegisterAlias = 1,
-    /// Find the task that has an alias.
-    LookupAlias = 2,
-    /// Create a shared object.
-    Create = 3,
-    /// Find an object by name.
-    Open = 4,
-    /// Attach the caller to an object.
-    Attach = 5,
-    /// Detach the caller from an object.
-    Detach = 6,
-    /// Map part of an object into a process (the patent's `mmap_peer`).
-    MmapPeer = 7,
-    /// Unmap a range from one process (the patent's `munmap_peer`).
-    MunmapPeer = 8,
-    /// Grow an object.
-    Grow = 9,
-    /// Shrink an object.
-    Shrink = 10,
-    /// Set the offset of the data structure's root.
-    SetRoot = 11,
-    /// Get the offset of the data structure's root.
-    GetRoot = 12,
-    /// Describe an object.
-    Stat = 13,
-    /// Destroy an object.
-    Destroy = 14,
-    /// Attach the caller, mapping only the header page now (the rest on
-    /// first touch).
-    AttachLazy = 15,
-    /// Supervisor: register a process (its VSpace cap comes with the message).
-    RegisterProcess = 32,
-    /// Supervisor: a process is gone.
-    UnregisterProcess = 33,
-    /// Supervisor: a process faulted in the shared window; repair it or say why not.
-    ResolveFault = 34,
-}
+requests! {
+    /// A decoded request. Field order on the wire is the order written here,
+    /// one word each, except names ([`NAME_WORDS`] words) and targets
+    /// ([`Target`]'s layout).
+    ///
+    /// ```
+    /// use libshm::protocol::*;
+    /// let req = Request::Create {
+    ///     name: Name::new("table").unwrap(),
+    ///     mode: Mode::ClientServer,
+    ///     size: 4096,
+    ///     max_size: 1 << 20,
+    ///     client_prot: Prot::Read,
+    /// };
+    /// let mut w = [0; MSG_MAX_WORDS];
+    /// let (label, len) = req.encode(&mut w);
+    /// assert_eq!(label, Op::Create.label());
+    /// assert_eq!(Request::decode(label, &w[..len]), Ok(req));
+    /// assert_eq!(Request::decode(label, &w[..len - 1]), Err(Error::ShortMessage));
+    /// ```
+    enum Request;
 
-/// A decoded request. Field order on the wire is the order written here,
-/// one word each, except names ([`NAME_WORDS`] words) and targets
-/// ([`Target`]'s layout).
-///
-/// ```
-/// use libshm::protocol::*;
-/// let req = Request::Create {
-///     name: Name::new("table").unwrap(),
-///     mode: Mode::ClientServer,
-///     size: 4096,
-///     max_size: 1 << 20,
-///     client_prot: Prot::Read,
-/// };
-/// let mut w = [0; MSG_MAX_WORDS];
-/// let (label, len) = req.encode(&mut w);
-/// assert_eq!(label, Op::Create.label());
-/// assert_eq!(Request::decode(label, &w[..len]), Ok(req));
-/// assert_eq!(Request::decode(label, &w[..len - 1]), Err(Error::ShortMessage));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Request {
     /// Give the caller `name` as its alias (replacing any it had).
-    RegisterAlias {
+    RegisterAlias = 1, from Process, caps 0 {
         /// The alias.
         name: Name,
-    },
+    }
+
     /// The task registered under an alias.
-    LookupAlias {
+    LookupAlias = 2, from Process, caps 0 {
         /// The alias.
         name: Name,
-    },
+    }
+
     /// Create an object named `name`; the caller becomes its owner (and is
     /// not yet attached).
-    Create {
+    Create = 3, from Process, caps 0 {
         /// Its name, unique among live objects.
         name: Name,
         /// Peer or client-server.
@@ -675,37 +850,30 @@ pub enum Request {
         /// Client-server: the widest rights a client may attach itself with.
         /// Peer mode: must be `ReadWrite` (all peers are equal).
         client_prot: Prot,
-    },
+    }
+
     /// Find a live object by name.
-    Open {
+    Open = 4, from Process, caps 0 {
         /// Its name.
         name: Name,
-    },
+    }
+
     /// Attach the caller: maps every current page at the object's address.
-    Attach {
+    Attach = 5, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// The rights asked for.
         prot: Prot,
-    },
-    /// Attach the caller lazily: only the header page is mapped now; every
-    /// other page it is entitled to is mapped by the memory manager on the
-    /// first touch (the supervisor forwards the fault), with no message to
-    /// the app. For a process that touches little of a large object, and
-    /// the documented way to reach lazy repair.
-    AttachLazy {
-        /// The object.
-        object: ObjectId,
-        /// The rights asked for.
-        prot: Prot,
-    },
+    }
+
     /// Detach the caller: unmaps all of the object from it.
-    Detach {
+    Detach = 6, from Process, caps 0 {
         /// The object.
         object: ObjectId,
-    },
+    }
+
     /// `mmap_peer(pid, addr, len, prot, flags, fd, off)`.
-    MmapPeer {
+    MmapPeer = 7, from Process, caps 0 {
         /// The process to map into (`pid`).
         target: Target,
         /// The object's address plus `offset`, or 0 meaning exactly that.
@@ -720,80 +888,102 @@ pub enum Request {
         object: ObjectId,
         /// Offset in the object, page-aligned.
         offset: u64,
-    },
+    }
+
     /// `munmap_peer(pid, addr, len)`.
-    MunmapPeer {
+    MunmapPeer = 8, from Process, caps 0 {
         /// The process to unmap from.
         target: Target,
         /// Page-aligned address inside one object.
         addr: u64,
         /// Bytes, page-aligned.
         len: u64,
-    },
+    }
+
     /// Grow an object to `new_size` bytes, mapping the new pages into every
     /// attached process before replying.
-    Grow {
+    Grow = 9, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// The new size: larger than the current one, page-aligned.
         new_size: u64,
-    },
+    }
+
     /// Shrink an object to `new_size` bytes; the cut pages leave every
     /// process at once. A 2 MiB frame goes whole or not at all, so the new
     /// size must not fall inside one; a root offset past the new end is
     /// reset to 0.
-    Shrink {
+    Shrink = 10, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// The new size: smaller, page-aligned, at least the header page.
         new_size: u64,
-    },
+    }
+
     /// Record the offset of the data structure's root in the header.
-    SetRoot {
+    SetRoot = 11, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// An offset inside the object.
         offset: u64,
-    },
+    }
+
     /// The root offset.
-    GetRoot {
+    GetRoot = 12, from Process, caps 0 {
         /// The object.
         object: ObjectId,
-    },
+    }
+
     /// Describe an object.
-    Stat {
+    Stat = 13, from Process, caps 0 {
         /// The object.
         object: ObjectId,
-    },
+    }
+
     /// Destroy an object that no other process is attached to.
-    Destroy {
+    Destroy = 14, from Process, caps 0 {
         /// The object.
         object: ObjectId,
-    },
+    }
+
+    /// Attach the caller lazily: only the header page is mapped now; every
+    /// other page it is entitled to is mapped by the memory manager on the
+    /// first touch (the supervisor forwards the fault), with no message to
+    /// the app. For a process that touches little of a large object, and
+    /// the documented way to reach lazy repair.
+    AttachLazy = 15, from Process, caps 0 {
+        /// The object.
+        object: ObjectId,
+        /// The rights asked for.
+        prot: Prot,
+    }
+
     /// Supervisor only: register a process. Exactly one cap (its VSpace root)
     /// must travel with the message.
-    RegisterProcess {
+    RegisterProcess = 32, from Supervisor, caps 1 {
         /// The new incarnation.
         task: TaskId,
         /// Its alias, if any.
         alias: Option<Name>,
-    },
+    }
+
     /// Supervisor only: a process died; forget it.
-    UnregisterProcess {
+    UnregisterProcess = 33, from Supervisor, caps 0 {
         /// The incarnation that died.
         task: TaskId,
-    },
+    }
+
     /// Supervisor only: `task` took a VM fault at `addr`. The reply is
     /// [`Reply::Done`] when the page is mapped again (resume the thread) or
     /// [`Reply::Unrepaired`] with the reason.
-    ResolveFault {
+    ResolveFault = 34, from Supervisor, caps 0 {
         /// The incarnation that faulted.
         task: TaskId,
         /// The faulting address.
         addr: u64,
         /// Whether the access was a write.
         write: bool,
-    },
+    }
 }
 
 /// Writes words in order, panicking past the buffer (a caller bug: every
@@ -856,35 +1046,6 @@ impl Request {
     /// The most words any request takes; a buffer this long always suffices.
     pub const MAX_WORDS: usize = 2 * TARGET_WORDS + 6;
 
-    /// The operation.
-    ///
-    /// ```
-    /// use libshm::protocol::{ObjectId, Op, Request};
-    /// assert_eq!(Request::Detach { object: ObjectId(1) }.op(), Op::Detach);
-    /// ```
-    pub fn op(&self) -> Op {
-        match self {
-            Request::RegisterAlias { .. } => Op::RegisterAlias,
-            Request::LookupAlias { .. } => Op::LookupAlias,
-            Request::Create { .. } => Op::Create,
-            Request::Open { .. } => Op::Open,
-            Request::Attach { .. } => Op::Attach,
-            Request::Detach { .. } => Op::Detach,
-            Request::MmapPeer { .. } => Op::MmapPeer,
-            Request::MunmapPeer { .. } => Op::MunmapPeer,
-            Request::Grow { .. } => Op::Grow,
-            Request::Shrink { .. } => Op::Shrink,
-            Request::SetRoot { .. } => Op::SetRoot,
-            Request::GetRoot { .. } => Op::GetRoot,
-            Request::Stat { .. } => Op::Stat,
-            Request::Destroy { .. } => Op::Destroy,
-            Request::RegisterProcess { .. } => Op::RegisterProcess,
-            Request::UnregisterProcess { .. } => Op::UnregisterProcess,
-            Request::AttachLazy { .. } => Op::AttachLazy,
-            Request::ResolveFault { .. } => Op::ResolveFault,
-        }
-    }
-
     /// Whether only the supervisor may send it.
     ///
     /// ```
@@ -892,164 +1053,7 @@ impl Request {
     /// assert!(!Request::Stat { object: ObjectId(1) }.is_supervisor_only());
     /// ```
     pub fn is_supervisor_only(&self) -> bool {
-        matches!(
-            self,
-            Request::RegisterProcess { .. }
-                | Request::UnregisterProcess { .. }
-                | Request::ResolveFault { .. }
-        )
-    }
-
-    /// How many caps must travel with the message (the server refuses a
-    /// message with any other number).
-    ///
-    /// ```
-    /// use libshm::protocol::{Request, TaskId};
-    /// let r = Request::RegisterProcess { task: TaskId::new(1, 0).unwrap(), alias: None };
-    /// assert_eq!(r.caps_expected(), 1);
-    /// ```
-    pub fn caps_expected(&self) -> usize {
-        usize::from(matches!(self, Request::RegisterProcess { .. }))
-    }
-
-    /// Encodes into `words`; returns the label and the number of words used.
-    ///
-    /// # Panics
-    /// If `words` is shorter than [`Request::MAX_WORDS`].
-    ///
-    /// ```
-    /// use libshm::protocol::{Name, Request};
-    /// let mut w = [0; Request::MAX_WORDS];
-    /// let (_, len) = Request::Open { name: Name::new("t").unwrap() }.encode(&mut w);
-    /// assert_eq!(len, 4);
-    /// ```
-    pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
-        let mut w = Writer { words, len: 0 };
-        match self {
-            Request::RegisterAlias { name } | Request::LookupAlias { name } | Request::Open { name } => {
-                w.name(name)
-            }
-            Request::Create { name, mode, size, max_size, client_prot } => {
-                w.name(name);
-                w.put(*mode as u64);
-                w.put(*size);
-                w.put(*max_size);
-                w.put(client_prot.bits());
-            }
-            Request::Attach { object, prot } | Request::AttachLazy { object, prot } => {
-                w.put(object.0.into());
-                w.put(prot.bits());
-            }
-            Request::Detach { object }
-            | Request::GetRoot { object }
-            | Request::Stat { object }
-            | Request::Destroy { object } => w.put(object.0.into()),
-            Request::MmapPeer { target, addr, len, prot, flags, object, offset } => {
-                target.write(&mut w);
-                w.put(*addr);
-                w.put(*len);
-                w.put(prot.bits());
-                w.put(flags.bits());
-                w.put(object.0.into());
-                w.put(*offset);
-            }
-            Request::MunmapPeer { target, addr, len } => {
-                target.write(&mut w);
-                w.put(*addr);
-                w.put(*len);
-            }
-            Request::Grow { object, new_size } | Request::Shrink { object, new_size } => {
-                w.put(object.0.into());
-                w.put(*new_size);
-            }
-            Request::SetRoot { object, offset } => {
-                w.put(object.0.into());
-                w.put(*offset);
-            }
-            Request::RegisterProcess { task, alias } => {
-                w.put(task.to_word());
-                w.name_or_zero(alias.as_ref());
-            }
-            Request::UnregisterProcess { task } => w.put(task.to_word()),
-            Request::ResolveFault { task, addr, write } => {
-                w.put(task.to_word());
-                w.put(*addr);
-                w.put(u64::from(*write));
-            }
-        }
-        (self.op().label(), w.len)
-    }
-
-    /// Decodes a received message: `words` is exactly the message's words.
-    ///
-    /// ```
-    /// use libshm::protocol::{Error, Request};
-    /// assert_eq!(Request::decode(999, &[]), Err(Error::UnknownLabel));
-    /// assert_eq!(Request::decode(12, &[1, 2]), Err(Error::LongMessage));
-    /// ```
-    pub fn decode(label: u64, words: &[u64]) -> Result<Request, Error> {
-        let op = Op::from_label(label).ok_or(Error::UnknownLabel)?;
-        let mut r = Reader { words, pos: 0 };
-        let req = match op {
-            Op::RegisterAlias => Request::RegisterAlias { name: r.name()? },
-            Op::LookupAlias => Request::LookupAlias { name: r.name()? },
-            Op::Open => Request::Open { name: r.name()? },
-            Op::Create => Request::Create {
-                name: r.name()?,
-                mode: Mode::from_word(r.get()?)?,
-                size: r.get()?,
-                max_size: r.get()?,
-                client_prot: r.prot()?,
-            },
-            Op::Attach => Request::Attach { object: r.object()?, prot: r.prot()? },
-            Op::Detach => Request::Detach { object: r.object()? },
-            Op::GetRoot => Request::GetRoot { object: r.object()? },
-            Op::Stat => Request::Stat { object: r.object()? },
-            Op::Destroy => Request::Destroy { object: r.object()? },
-            Op::MmapPeer => Request::MmapPeer {
-                target: Target::read(&mut r)?,
-                addr: r.get()?,
-                len: r.get()?,
-                prot: r.prot()?,
-                flags: MapFlags::from_bits(r.get()?)?,
-                object: r.object()?,
-                offset: r.get()?,
-            },
-            Op::MunmapPeer => {
-                Request::MunmapPeer { target: Target::read(&mut r)?, addr: r.get()?, len: r.get()? }
-            }
-            Op::Grow => Request::Grow { object: r.object()?, new_size: r.get()? },
-            Op::Shrink => Request::Shrink { object: r.object()?, new_size: r.get()? },
-            Op::SetRoot => Request::SetRoot { object: r.object()?, offset: r.get()? },
-            Op::RegisterProcess => {
-                let task = TaskId::from_word(r.get()?)?;
-                let words = r.name_words()?;
-                let alias = if words == [0; NAME_WORDS] { None } else { Some(Name::from_words(&words)?) };
-                Request::RegisterProcess { task, alias }
-            }
-            Op::UnregisterProcess => Request::UnregisterProcess { task: TaskId::from_word(r.get()?)? },
-            Op::AttachLazy => Request::AttachLazy { object: r.object()?, prot: r.prot()? },
-            Op::ResolveFault => Request::ResolveFault {
-                task: TaskId::from_word(r.get()?)?,
-                addr: r.get()?,
-                write: match r.get()? {
-                    0 => false,
-                    1 => true,
-                    _ => return Err(Error::BadValue),
-                },
-            },
-        };
-        r.end()?;
-        Ok(req)
-    }
-}
-
-impl Writer<'_> {
-    fn name_or_zero(&mut self, n: Option<&Name>) {
-        match n {
-            Some(n) => self.name(n),
-            None => (0..NAME_WORDS).for_each(|_| self.put(0)),
-        }
+        self.sender() == Sender::Supervisor
     }
 }
 
