@@ -112,9 +112,11 @@ test-systems: $(SYSTEM_TESTS)
 	tools/readme-app
 
 # test-system-ARCH-APP: boot apps/APP/system.toml on ARCH.
+system-arch = $(word 1,$(subst -, ,$(1)))
+system-app = $(word 2,$(subst -, ,$(1)))
 test-system-%: kernels
-	$(call image,$(word 1,$(subst -, ,$*)),root-task-image,apps/$(word 2,$(subst -, ,$*))/system.toml,$(word 2,$(subst -, ,$*)))
-	$(call qemu-simulate,$(IMAGES)/$(word 1,$(subst -, ,$*))/$(word 2,$(subst -, ,$*)).elf,$(word 1,$(subst -, ,$*)))
+	$(call image,$(call system-arch,$*),root-task-image,apps/$(call system-app,$*)/system.toml,$(call system-app,$*))
+	$(call qemu-simulate,$(IMAGES)/$(call system-arch,$*)/$(call system-app,$*).elf,$(call system-arch,$*))
 
 # The benchmark: one bounded boot under -icount shift=0 (guest time counts
 # instructions, so the same image gives the same figures), its log kept,

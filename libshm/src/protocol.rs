@@ -1341,7 +1341,7 @@ impl Response {
     /// ```
     pub fn decode(label: u64, words: &[u64]) -> Result<Response, Error> {
         if label != 0 {
-            let e = u16::try_from(label).ok().and_then(Error::from_code).ok_or(Error::UnknownLabel)?;
+            let e = Error::from_code(label).ok_or(Error::UnknownLabel)?;
             return if words.is_empty() { Ok(Response::Err(e)) } else { Err(Error::LongMessage) };
         }
         let mut r = Reader { words, pos: 0 };
@@ -1432,7 +1432,7 @@ macro_rules! errors {
         /// use libshm::protocol::{Errno, Error};
         /// let e = Error::RightsExceeded;
         /// assert_eq!(e.code() >> 8, Errno::EACCES as u64);
-        /// assert_eq!(Error::from_code(e.code() as u16), Some(e));
+        /// assert_eq!(Error::from_code(e.code()), Some(e));
         /// ```
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Error {
@@ -1470,13 +1470,13 @@ macro_rules! errors {
                 }
             }
 
-            /// The error with this code, if any.
+            /// The error with this code (a reply's label), if any.
             ///
             /// ```
             /// assert_eq!(libshm::protocol::Error::from_code(0), None);
             /// ```
-            pub fn from_code(code: u16) -> Option<Error> {
-                Error::ALL.iter().copied().find(|e| e.code() == u64::from(code))
+            pub fn from_code(code: u64) -> Option<Error> {
+                Error::ALL.iter().copied().find(|e| e.code() == code)
             }
         }
     };
@@ -1591,7 +1591,7 @@ mod tests {
         for e in Error::ALL {
             assert!(e.code() != 0 && e.code() < 1 << LABEL_BITS);
             assert_eq!(e.code() >> ERRNO_SHIFT, e.errno() as u64);
-            assert_eq!(Error::from_code(e.code() as u16), Some(*e));
+            assert_eq!(Error::from_code(e.code()), Some(*e));
         }
     }
 

@@ -45,7 +45,7 @@ struct Process {
 
 impl Process {
     /// A new process with generation 0 of `task`, as `desc` says.
-    fn described(task: TaskId, desc: &'static ProcessDesc, started_by: Option<Pid>) -> Process {
+    fn described(task: TaskId, desc: &ProcessDesc, started_by: Option<Pid>) -> Process {
         Process {
             task,
             name: desc.name,
@@ -193,20 +193,16 @@ impl Supervisor {
         objs.cnode.slot(caller).mint(objs.cnode.slot(service.cptr()), rights, supervisor_badge)?;
         let serve = Serve { service, untyped_first, untyped_count: count, untyped_bits: bits };
         let task = self.next_task()?;
-        let p = Process {
-            task,
+        let desc = ProcessDesc {
             name: config.name,
             program: config.program,
-            arg: 0,
+            start: Start::Boot,
             priority: config.priority,
-            heap_bytes: 0,
-            restarts_left: 0,
             restarts: 0,
-            started_by: None,
-            waiting_for: None,
-            caps: ProcessCaps::NONE,
+            heap_bytes: 0,
+            arg: 0,
         };
-        self.start(objs, p, None, Some((serve, config.cnode_bits)))?;
+        self.start(objs, Process::described(task, &desc, None), None, Some((serve, config.cnode_bits)))?;
         self.mm = Some(MemoryManager { task, caller, service });
         Ok(())
     }
@@ -287,6 +283,8 @@ impl Supervisor {
         self.start(objs, self.by_program(task, program, name, arg, restarts), None, None)
     }
 
+    /// A process of `program` as the suite or benchmark spawns it: the
+    /// description's app priority, no heap.
     fn by_program(
         &self,
         task: TaskId,
@@ -295,19 +293,9 @@ impl Supervisor {
         arg: u64,
         restarts: u32,
     ) -> Process {
-        Process {
-            task,
-            name,
-            program,
-            arg,
-            priority: self.system.supervisor.app_priority,
-            heap_bytes: 0,
-            restarts_left: restarts,
-            restarts: 0,
-            started_by: None,
-            waiting_for: None,
-            caps: ProcessCaps::NONE,
-        }
+        let priority = self.system.supervisor.app_priority;
+        let desc = ProcessDesc { name, program, start: Start::Boot, priority, restarts, heap_bytes: 0, arg };
+        Process::described(task, &desc, None)
     }
 
     /// Like [`Supervisor::spawn`], giving the process a cap whose badge is

@@ -86,7 +86,7 @@ pub fn start(name: &str) -> Result<TaskId, Error> {
         sel4::call(slots::SUPERVISOR, MessageInfo::new(Op::Start as u64, 0, 0, NAME_WORDS as u64));
     match reply.label() {
         OK => TaskId::new(sel4::get_mr(0) as u16, sel4::get_mr(1) as u16).ok_or(Error::BadValue),
-        code => Err(error(code)),
+        code => Err(Error::from_code(code).unwrap_or(Error::BadValue)),
     }
 }
 
@@ -102,12 +102,8 @@ pub fn wait(task: TaskId) -> Result<i32, Error> {
     let (reply, _) = sel4::call(slots::SUPERVISOR, MessageInfo::new(Op::Wait as u64, 0, 0, 1));
     match reply.label() {
         OK => Ok(sel4::get_mr(0) as i64 as i32),
-        code => Err(error(code)),
+        code => Err(Error::from_code(code).unwrap_or(Error::BadValue)),
     }
-}
-
-fn error(code: u64) -> Error {
-    u16::try_from(code).ok().and_then(Error::from_code).unwrap_or(Error::BadValue)
 }
 
 /// Report a result word to the supervisor.

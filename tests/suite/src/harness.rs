@@ -212,38 +212,31 @@ impl Cast {
 
     /// Collect events until every member has ended as it must.
     pub fn finish(&mut self, env: &mut Env) -> Check {
-        let all: [Option<TaskId>; MAX_CAST] = core::array::from_fn(|i| self.members[i].map(|m| m.task));
-        self.finish_some(env, &all)
+        self.finish_these(env, |_| true)
     }
 
     /// Collect events until each of `tasks` has ended as it must; an event
     /// about another member fails.
     pub fn all_pass(&mut self, env: &mut Env, tasks: &[TaskId]) -> Check {
-        let mut some = [None; MAX_CAST];
-        for (slot, task) in some.iter_mut().zip(tasks) {
-            *slot = Some(*task);
-        }
-        self.finish_some(env, &some)
+        self.finish_these(env, |t| tasks.contains(&t))
     }
 
-    fn finish_some(&mut self, env: &mut Env, tasks: &[Option<TaskId>; MAX_CAST]) -> Check {
-        let waited = |m: &Member| tasks.contains(&Some(m.task));
+    fn finish_these(&mut self, env: &mut Env, waited: impl Fn(TaskId) -> bool) -> Check {
         for _ in 0..MAX_EVENTS {
-            if self.members.iter().flatten().filter(|m| waited(m)).all(|m| m.done) {
+            if self.members.iter().flatten().filter(|m| waited(m.task)).all(|m| m.done) {
                 return Ok(());
             }
             let event = self.next(env);
-            self.take(event, tasks).inspect_err(|_| debug_println!("  unexpected: {event:?}"))?;
+            self.take(event, &waited).inspect_err(|_| debug_println!("  unexpected: {event:?}"))?;
         }
         Err(fail("the processes did not all end"))
     }
 
-    fn take(&mut self, event: Event, tasks: &[Option<TaskId>; MAX_CAST]) -> Check {
-        let member = self.members.iter_mut().flatten();
-        let waited = |task: TaskId| {
-            let mut member = member;
-            member
-                .find(|m| m.task == task && tasks.contains(&Some(task)))
+    fn take(&mut self, event: Event, waited: &impl Fn(TaskId) -> bool) -> Check {
+        let mut members = self.members.iter_mut().flatten();
+        let mut waited = |task: TaskId| {
+            members
+                .find(|m| m.task == task && waited(task))
                 .ok_or(fail("an event from a process not waited for"))
         };
         match event {

@@ -20,6 +20,11 @@ pub struct Embedded {
 }
 
 impl Embedded {
+    /// A program not built (yet): checks that need its bytes skip it.
+    pub fn unbuilt(name: String) -> Embedded {
+        Embedded { name, path: None, bytes: None }
+    }
+
     /// Bytes its loadable segments take once loaded, in whole pages.
     pub fn loaded_bytes(&self) -> Option<u64> {
         let elf = ElfBytes::<AnyEndian>::minimal_parse(self.bytes.as_ref()?).ok()?;

@@ -94,11 +94,7 @@ fn build_image(path: &Path, programs: Option<&Path>) -> Result<String, desc::Des
             println!(
                 "cargo:warning=sysbuild: {PROGRAMS_DIR_VAR} is not set: a check build, embedding no programs (it would not boot; the Makefile sets it)"
             );
-            system
-                .programs()
-                .into_iter()
-                .map(|name| gen::Embedded { name, path: None, bytes: None })
-                .collect()
+            system.programs().into_iter().map(gen::Embedded::unbuilt).collect()
         }
     };
     check::check(&system, &images)?;

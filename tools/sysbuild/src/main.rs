@@ -34,10 +34,7 @@ fn main() -> ExitCode {
 fn programs(file: &Path) -> Result<Vec<String>, sysbuild::desc::DescError> {
     let system = sysbuild::desc::System::load(file)?;
     let names = system.programs();
-    let unbuilt: Vec<_> = names
-        .iter()
-        .map(|name| sysbuild::gen::Embedded { name: name.clone(), path: None, bytes: None })
-        .collect();
+    let unbuilt: Vec<_> = names.iter().cloned().map(sysbuild::gen::Embedded::unbuilt).collect();
     sysbuild::check::check(&system, &unbuilt)?;
     let packages = workspace_binaries();
     for p in &system.spec.processes {

@@ -9,8 +9,7 @@ const FILE: &str = "apps/x/system.toml";
 
 fn check(text: &str) -> Result<(), String> {
     let system = System::parse(Path::new(FILE), text).map_err(|e| e.to_string())?;
-    let images: Vec<_> =
-        system.programs().into_iter().map(|name| Embedded { name, path: None, bytes: None }).collect();
+    let images: Vec<_> = system.programs().into_iter().map(Embedded::unbuilt).collect();
     sysbuild::check::check(&system, &images).map_err(|e| e.to_string())
 }
 
