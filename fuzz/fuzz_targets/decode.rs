@@ -1,11 +1,12 @@
-//! The request decoder on arbitrary bytes: a label word, then message
-//! words. It never panics; what decodes re-encodes to the same message;
-//! what does not gets one of the decoder's own errors.
+//! The request and response decoders on arbitrary bytes: a label word,
+//! then message words. They never panic; a request that decodes
+//! re-encodes to the same message; one that does not gets one of the
+//! decoder's own errors; so does a response that does not decode.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use libshm::protocol::{Error, Request, Response, MSG_MAX_WORDS};
+use libshm::protocol::{Error, Op, Reply, Request, MSG_MAX_WORDS};
 
 const WORD: usize = 8;
 const DECODER_ERRORS: [Error; 5] =
@@ -27,5 +28,15 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => assert!(DECODER_ERRORS.contains(&e), "{e:?}"),
     }
-    let _ = Response::decode(label, &words);
+    for op in Op::ALL {
+        match Reply::decode_response(*op, label, &words) {
+            Ok(reply) => {
+                let mut w = [0; Reply::MAX_WORDS];
+                assert_eq!(Reply::encode_response(&Ok(reply), &mut w), (label, words.len()));
+                assert_eq!(&w[..words.len()], &words[..]);
+            }
+            // A valid error code, or one of the decoder's errors.
+            Err(e) => assert!(e.code() == label || DECODER_ERRORS.contains(&e), "{e:?}"),
+        }
+    }
 });

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use libshm::protocol::{Badge, Mode, Name, Prot, Reply, Request, Response, TaskId, MSG_MAX_WORDS};
+use libshm::protocol::{Badge, Mode, Name, Prot, Reply, Request, TaskId, MSG_MAX_WORDS};
 use vmm_server::check::check;
 use vmm_server::fake::FakeKernel;
 use vmm_server::{Kernel, Server};
@@ -34,7 +34,7 @@ fn word(data: &mut &[u8]) -> u64 {
 
 fn ok(s: &mut Server<FakeKernel>, badge: u64, r: Request) -> Reply {
     match s.handle(badge, r, None) {
-        Response::Ok(reply) => reply,
+        Ok(reply) => reply,
         e => panic!("set-up {r:?}: {e:?}"),
     }
 }
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
             Request::RegisterProcess { task: *t, alias: None },
             Some(vs),
         );
-        assert_eq!(r, Response::Ok(Reply::Done));
+        assert_eq!(r, Ok(Reply::RegisterProcess(())));
     }
     let owner = Badge::Process(tasks[0]).encode();
     let create = Request::Create {
@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
         max_size: 4 << 20,
         client_prot: Prot::ReadWrite,
     };
-    let Reply::Object(o) = ok(&mut s, owner, create) else { panic!("create") };
+    let Reply::Create(o) = ok(&mut s, owner, create) else { panic!("create") };
     ok(&mut s, owner, Request::Attach { object: o.id, prot: Prot::ReadWrite });
 
     for _ in 0..MAX_MESSAGES {
@@ -87,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
         cap.into_iter().for_each(|c| k.delete(c));
         let before = k.snapshot();
         let resp = s.handle_message(badge, label, &words, cap);
-        if let Response::Err(e) = resp {
+        if let Err(e) = resp {
             assert!(before == s.kernel().snapshot(), "refused ({e:?}) but the kernel changed");
         }
         if let Err(e) = check(&s, MEMORY) {

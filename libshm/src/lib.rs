@@ -8,7 +8,8 @@
 //! - [`header`]: the header in each shared object's first page.
 //! - [`pool`]: a pool allocator that lives inside a shared object and grows
 //!   it by whole pools.
-//! - `client` (on seL4 only): sending a request to the memory manager.
+//! - `client` (on seL4, or with the `ipc` feature): both protocols' client
+//!   over seL4 IPC.
 //! - `shm` (on seL4 only): what apps use: `SharedObject` (create, open,
 //!   grow, shrink, word access), typed `SharedPtr`s that are valid in every
 //!   peer, and the patent's `mmap_peer` / `munmap_peer`.
@@ -30,7 +31,7 @@
 #[macro_use]
 extern crate std;
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", feature = "ipc"))]
 pub mod client;
 pub mod header;
 pub mod layout;

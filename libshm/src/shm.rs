@@ -43,52 +43,19 @@ use core::marker::PhantomData;
 use core::mem::size_of;
 use core::sync::atomic::{fence, Ordering};
 
-use crate::client;
+use crate::client::Ipc;
 use crate::header::{attached_in_word, Header, HeaderError, COUNTS_WORD_OFFSET, HEADER_BYTES, SIZE_OFFSET};
 use crate::layout::{slots, PAGE_SIZE};
 use crate::mapped;
 pub use crate::mapped::Plain;
 use crate::pool::{check_word, PoolError, SharedMemory};
 use crate::protocol::{
-    Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, ObjectStat, Prot, Reply, Request, Target,
+    AttachInfo, Client, Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, ObjectStat, Prot, Target,
 };
 
-/// What a reply of the wrong kind for its request becomes (the server broke
-/// the protocol).
-const UNEXPECTED_REPLY: Error = Error::BadValue;
-
-/// Sends `request` to the memory manager.
-fn request(request: Request) -> Result<Reply, Error> {
-    client::call(slots::MEMORY_MANAGER, &request, None)
-}
-
-/// Sends a request whose success carries nothing.
-fn request_done(r: Request) -> Result<(), Error> {
-    match request(r)? {
-        Reply::Done => Ok(()),
-        _ => Err(UNEXPECTED_REPLY),
-    }
-}
-
-fn request_size(r: Request) -> Result<u64, Error> {
-    match request(r)? {
-        Reply::Size { size } => Ok(size),
-        _ => Err(UNEXPECTED_REPLY),
-    }
-}
-
-fn request_object(r: Request) -> Result<ObjectInfo, Error> {
-    match request(r)? {
-        Reply::Object(info) => Ok(info),
-        _ => Err(UNEXPECTED_REPLY),
-    }
-}
-
-fn stat(object: ObjectId) -> Result<ObjectStat, Error> {
-    match request(Request::Stat { object })? {
-        Reply::Stat(s) => Ok(s),
-        _ => Err(UNEXPECTED_REPLY),
-    }
+/// The memory manager, through this process's cap to it.
+fn mm() -> Ipc {
+    Ipc::new(slots::MEMORY_MANAGER)
 }
 
 /// `mmap_peer(pid, addr, len, prot, flags, fd, off)`: maps `len` bytes of
@@ -124,11 +91,7 @@ pub fn mmap_peer(
     fd: ObjectId,
     off: u64,
 ) -> Result<u64, Error> {
-    let req = Request::MmapPeer { target: pid, addr, len, prot, flags, object: fd, offset: off };
-    match request(req)? {
-        Reply::Mapped { addr } => Ok(addr),
-        _ => Err(UNEXPECTED_REPLY),
-    }
+    mm().mmap_peer(pid, addr, len, prot, flags, fd, off)
 }
 
 /// `munmap_peer(pid, addr, len)`: removes `[addr, addr + len)` (page-aligned,
@@ -148,7 +111,7 @@ pub fn mmap_peer(
 /// # Ok(()) }
 /// ```
 pub fn munmap_peer(pid: Target, addr: u64, len: u64) -> Result<(), Error> {
-    request_done(Request::MunmapPeer { target: pid, addr, len })
+    mm().munmap_peer(pid, addr, len)
 }
 
 /// A shared object this process is attached to: its address (the same in
@@ -211,11 +174,11 @@ impl SharedObject {
         client_prot: Prot,
     ) -> Result<SharedObject, Error> {
         let name = Name::new(name)?;
-        let info = request_object(Request::Create { name, mode, size, max_size, client_prot })?;
+        let info = mm().create(name, mode, size, max_size, client_prot)?;
         SharedObject::attach(info, Prot::ReadWrite).inspect_err(|_| {
             // Leave no object nobody is attached to; the attach error is
             // the one to report.
-            let _ = request_done(Request::Destroy { object: info.id });
+            let _ = mm().destroy(info.id);
         })
     }
 
@@ -234,7 +197,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn open(name: &str, prot: Prot) -> Result<SharedObject, Error> {
-        let info = request_object(Request::Open { name: Name::new(name)? })?;
+        let info = mm().open(Name::new(name)?)?;
         SharedObject::attach(info, prot)
     }
 
@@ -253,8 +216,8 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn open_lazy(name: &str, prot: Prot) -> Result<SharedObject, Error> {
-        let info = request_object(Request::Open { name: Name::new(name)? })?;
-        SharedObject::attach_with(info, prot, Request::AttachLazy { object: info.id, prot })
+        let info = mm().open(Name::new(name)?)?;
+        SharedObject::attached(info, prot, mm().attach_lazy(info.id, prot)?)
     }
 
     /// A handle on an object another process mapped into this one with
@@ -275,8 +238,8 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn adopt(name: &str) -> Result<SharedObject, Error> {
-        let info = request_object(Request::Open { name: Name::new(name)? })?;
-        let stat = stat(info.id)?;
+        let info = mm().open(Name::new(name)?)?;
+        let stat = mm().stat(info.id)?;
         let prot = stat.rights.ok_or(Error::NotAttached)?;
         Ok(SharedObject::known(stat.info, prot))
     }
@@ -293,16 +256,16 @@ impl SharedObject {
     }
 
     fn attach(info: ObjectInfo, prot: Prot) -> Result<SharedObject, Error> {
-        SharedObject::attach_with(info, prot, Request::Attach { object: info.id, prot })
+        SharedObject::attached(info, prot, mm().attach(info.id, prot)?)
     }
 
-    fn attach_with(info: ObjectInfo, prot: Prot, attach: Request) -> Result<SharedObject, Error> {
-        match request(attach)? {
-            Reply::Attached { base, size, root: _ } if base == info.base => {
-                Ok(SharedObject { size, ..SharedObject::known(info, prot) })
-            }
-            _ => Err(UNEXPECTED_REPLY),
+    /// The handle once attached; the object must be where `Open` said.
+    fn attached(info: ObjectInfo, prot: Prot, at: AttachInfo) -> Result<SharedObject, Error> {
+        if at.base != info.base {
+            // The server broke the protocol: no handle to a place we do not know.
+            return Err(Error::BadValue);
         }
+        Ok(SharedObject { size: at.size, ..SharedObject::known(info, prot) })
     }
 
     /// The object's id (the patent's `fd`).
@@ -437,7 +400,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn stat(&self) -> Result<ObjectStat, Error> {
-        stat(self.id)
+        mm().stat(self.id)
     }
 
     /// Reads the current size from the header page, with no message at all
@@ -519,7 +482,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn grow(&mut self, new_size: u64) -> Result<u64, Error> {
-        self.size = request_size(Request::Grow { object: self.id, new_size })?;
+        self.size = mm().grow(self.id, new_size)?;
         Ok(self.size)
     }
 
@@ -538,7 +501,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn shrink(&mut self, new_size: u64) -> Result<u64, Error> {
-        self.size = request_size(Request::Shrink { object: self.id, new_size })?;
+        self.size = mm().shrink(self.id, new_size)?;
         Ok(self.size)
     }
 
@@ -557,7 +520,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn set_root(&self, offset: u64) -> Result<(), Error> {
-        request_done(Request::SetRoot { object: self.id, offset })
+        mm().set_root(self.id, offset)
     }
 
     /// The offset of the data structure's root (0 until someone sets it).
@@ -574,10 +537,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn root(&self) -> Result<u64, Error> {
-        match request(Request::GetRoot { object: self.id })? {
-            Reply::Root { offset } => Ok(offset),
-            _ => Err(UNEXPECTED_REPLY),
-        }
+        mm().get_root(self.id)
     }
 
     /// The address of the word at `offset`, if it is 8-aligned and inside
@@ -714,7 +674,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn detach(self) -> Result<(), Error> {
-        request_done(Request::Detach { object: self.id })
+        mm().detach(self.id)
     }
 
     /// Destroys the object (owner, or an attached peer in peer mode), which
@@ -732,7 +692,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn destroy(self) -> Result<(), Error> {
-        request_done(Request::Destroy { object: self.id })
+        mm().destroy(self.id)
     }
 }
 

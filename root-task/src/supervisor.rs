@@ -7,10 +7,10 @@
 use crate::objects::Objects;
 use crate::process::{self, ArenaSize, Arenas, ProcessCaps, Serve, Spawn, SpawnError, MAX_ARENAS};
 use crate::system::{MemoryManagerConfig, ProcessDesc, Start, System};
-use libshm::client;
+use libshm::client::Ipc;
 use libshm::layout::in_window;
-use libshm::protocol::{Badge, Error, FaultReason, Name, Pid, Reply, Request, TaskId, NAME_WORDS};
-use runtime::supervisor::{Op, EXIT_FAULTED, EXIT_KILLED, OK, STALE};
+use libshm::protocol::supervisor::{self as calls, EXIT_FAULTED, EXIT_KILLED};
+use libshm::protocol::{Badge, Client, Error, FaultOutcome, FaultReason, Name, Pid, TaskId, MSG_MAX_WORDS};
 use sel4::cap_type::Endpoint;
 use sel4::{debug_println, CPtr, Cap, CapRights, FaultType, MessageInfo, ObjectType};
 
@@ -34,10 +34,10 @@ struct Process {
     heap_bytes: u64,
     restarts_left: u32,
     restarts: u64,
-    /// The process that started it through [`Op::Start`]: the one that may
+    /// The process that started it through [`calls::Request::Start`]: the one that may
     /// wait for it.
     started_by: Option<Pid>,
-    /// The pid whose end it is blocked waiting for ([`Op::Wait`]); its
+    /// The pid whose end it is blocked waiting for ([`calls::Request::Wait`]); its
     /// reply cap is in its table slot's reply slot.
     waiting_for: Option<Pid>,
     caps: ProcessCaps,
@@ -369,11 +369,11 @@ impl Supervisor {
     fn register(&self, p: &Process) {
         let Some(mm) = self.mm else { return };
         let alias = Name::new(p.name).ok();
-        let request = |alias| Request::RegisterProcess { task: p.task, alias };
-        let mut result = client::call(mm.caller, &request(alias), Some(p.caps.vspace.cptr()));
+        let mut mm = Ipc::with_cap(mm.caller, p.caps.vspace.cptr());
+        let mut result = mm.register_process(p.task, alias);
         if result == Err(Error::AliasTaken) {
             // Names need not be unique among apps; aliases must be.
-            result = client::call(mm.caller, &request(None), Some(p.caps.vspace.cptr()));
+            result = mm.register_process(p.task, None);
         }
         if let Err(e) = result {
             debug_println!("memory manager refused pid {}: {e:?}", p.task.pid());
@@ -383,14 +383,14 @@ impl Supervisor {
     /// Asks the memory manager to repair a fault in the shared window. The
     /// faulting thread's reply cap stays ours across this call: a Call
     /// blocks on its own reply and does not clear the caller slot.
-    fn resolve_fault(&self, task: TaskId, addr: u64, write: bool) -> Result<Reply, Error> {
+    fn resolve_fault(&self, task: TaskId, addr: u64, write: bool) -> Result<FaultOutcome, Error> {
         let mm = self.mm.ok_or(Error::UnknownProcess)?;
-        client::call(mm.caller, &Request::ResolveFault { task, addr, write }, None)
+        Ipc::new(mm.caller).resolve_fault(task, addr, write)
     }
 
     fn unregister(&self, p: &Process) {
         let Some(mm) = self.mm.filter(|mm| mm.task != p.task) else { return };
-        if let Err(e) = client::call(mm.caller, &Request::UnregisterProcess { task: p.task }, None) {
+        if let Err(e) = Ipc::new(mm.caller).unregister_process(p.task) {
             debug_println!("memory manager could not forget pid {}: {e:?}", p.task.pid());
         }
     }
@@ -434,8 +434,7 @@ impl Supervisor {
                 if let Some(w) = self.table[i].as_mut() {
                     w.waiting_for = None;
                 }
-                sel4::set_mr(0, code as i64 as u64);
-                sel4::send(self.reply_slots + i as CPtr, MessageInfo::new(OK, 0, 0, 1));
+                sel4::send(self.reply_slots + i as CPtr, response(&Ok(calls::Reply::Wait(code))));
             }
             None => {
                 // The oldest code is forgotten first; its starter then gets
@@ -464,71 +463,62 @@ impl Supervisor {
         let (info, badge) = sel4::recv(self.ep.cptr());
         let Some(p) = self.lookup(badge) else {
             // A badge of a dead generation (or none of ours): say so, change nothing.
-            sel4::reply(MessageInfo::new(STALE, 0, 0, 0));
+            sel4::reply(response(&Err(Error::StaleGeneration)));
             return Event::Refused { badge };
         };
         let label = info.label();
         if let Some(fault) = fault_type(label) {
             return self.fault(objs, p, fault);
         }
-        match Op::from_label(label) {
-            Some(Op::Ping) => {
-                sel4::set_mr(0, p.task.pid() as u64);
-                sel4::set_mr(1, p.task.generation() as u64);
-                sel4::reply(MessageInfo::new(OK, 0, 0, 2));
+        let mut words = [0; MSG_MAX_WORDS];
+        let len = info.length().min(MSG_MAX_WORDS);
+        sel4::with_ipc_buffer(|b| words[..len].copy_from_slice(&b.msg[..len]));
+        let request = match calls::Request::decode(label, &words[..len]) {
+            Ok(r) => r,
+            Err(e) => {
+                sel4::reply(response(&Err(e)));
+                return Event::Handled;
+            }
+        };
+        match request {
+            calls::Request::Ping {} => {
+                sel4::reply(response(&Ok(calls::Reply::Ping(p.task))));
                 Event::Handled
             }
-            Some(Op::Report) => {
-                let value = sel4::get_mr(0);
-                sel4::reply(MessageInfo::new(OK, 0, 0, 0));
+            calls::Request::Report { value } => {
+                sel4::reply(response(&Ok(calls::Reply::Report(()))));
                 Event::Report { task: p.task, value }
             }
-            Some(Op::Exit) => {
-                let code = sel4::get_mr(0) as i32;
+            calls::Request::Exit { code } => {
+                // Never answered: the caller is gone.
                 self.tear_down(objs, &p, Some(code));
                 Event::Exited { task: p.task, code }
             }
-            Some(Op::Start) => {
-                let words: [u64; NAME_WORDS] = core::array::from_fn(sel4::get_mr);
-                match self.start_by_request(objs, &p, info.length(), &words) {
-                    Ok(task) => {
-                        sel4::set_mr(0, task.pid() as u64);
-                        sel4::set_mr(1, task.generation() as u64);
-                        sel4::reply(MessageInfo::new(OK, 0, 0, 2));
-                        Event::Started { task, by: p.task }
-                    }
-                    Err(e) => {
-                        sel4::reply(MessageInfo::new(e.code(), 0, 0, 0));
-                        Event::Handled
-                    }
+            calls::Request::Start { name } => {
+                let started = self.start_by_request(objs, &p, name);
+                sel4::reply(response(&started.map(calls::Reply::Start)));
+                match started {
+                    Ok(task) => Event::Started { task, by: p.task },
+                    Err(_) => Event::Handled,
                 }
             }
-            Some(Op::Wait) => {
-                if let Err(e) = self.wait(objs, &p, info.length(), sel4::get_mr(0)) {
-                    sel4::reply(MessageInfo::new(e.code(), 0, 0, 0));
+            calls::Request::Wait { pid } => {
+                if let Err(e) = self.wait(objs, &p, pid) {
+                    sel4::reply(response(&Err(e)));
                 }
-                Event::Handled
-            }
-            None => {
-                sel4::reply(MessageInfo::new(Error::UnknownLabel.code(), 0, 0, 0));
                 Event::Handled
             }
         }
     }
 
-    /// [`Op::Start`] from `caller`: the description must name the process
-    /// and let the caller start it, and it must not be running.
+    /// `Start` from `caller`: the description must name the process and
+    /// let the caller start it, and it must not be running.
     fn start_by_request(
         &mut self,
         objs: &mut Objects,
         caller: &Process,
-        words: usize,
-        name: &[u64; NAME_WORDS],
+        name: Name,
     ) -> Result<TaskId, Error> {
-        if words != NAME_WORDS {
-            return Err(if words < NAME_WORDS { Error::ShortMessage } else { Error::LongMessage });
-        }
-        let name = Name::from_words(name)?;
         let desc = self.system.process(name.as_str()).ok_or(Error::UnknownAlias)?;
         if desc.start != (Start::OnRequest { by: caller.name }) {
             return Err(Error::NotPermitted);
@@ -546,19 +536,14 @@ impl Supervisor {
         })
     }
 
-    /// [`Op::Wait`] from `caller` for `pid`, a process it started: answered
-    /// now if it has ended, else when it does (its reply cap is kept).
-    fn wait(&mut self, objs: &mut Objects, caller: &Process, words: usize, pid: u64) -> Result<(), Error> {
-        if words != 1 {
-            return Err(if words < 1 { Error::ShortMessage } else { Error::LongMessage });
-        }
-        let pid = Pid::try_from(pid).map_err(|_| Error::BadValue)?;
+    /// `Wait` from `caller` for `pid`, a process it started: answered now
+    /// if it has ended, else when it does (its reply cap is kept).
+    fn wait(&mut self, objs: &mut Objects, caller: &Process, pid: Pid) -> Result<(), Error> {
         let me = caller.task.pid();
         let ended = self.ended.iter().position(|e| e.is_some_and(|e| e.pid == pid && e.started_by == me));
         if let Some(i) = ended {
             let code = self.ended[i].take().map_or(0, |e| e.code);
-            sel4::set_mr(0, code as i64 as u64);
-            sel4::reply(MessageInfo::new(OK, 0, 0, 1));
+            sel4::reply(response(&Ok(calls::Reply::Wait(code))));
             return Ok(());
         }
         let started = self.table.iter().flatten().any(|p| p.task.pid() == pid && p.started_by == Some(me));
@@ -587,7 +572,7 @@ impl Supervisor {
         let mut reason = None;
         if fault == FaultType::VMFault && in_window(addr, 1) {
             match self.resolve_fault(p.task, addr, is_write(sel4::get_mr(sel4::VM_FAULT_FSR))) {
-                Ok(Reply::Done) => {
+                Ok(FaultOutcome::Resume) => {
                     // Mapped by the memory manager: an empty reply to the
                     // fault message resumes the thread at the faulting
                     // instruction (seL4 5.0).
@@ -595,7 +580,7 @@ impl Supervisor {
                     self.repairs += 1;
                     return Event::Handled;
                 }
-                Ok(Reply::Unrepaired(r)) => reason = Some(r),
+                Ok(FaultOutcome::Report(r)) => reason = Some(r),
                 other => debug_println!("memory manager could not decide a fault: {other:?}"),
             }
         }
@@ -635,6 +620,15 @@ impl Supervisor {
         };
         Event::Faulted { task: p.task, fault: fault as u64, addr, restarted }
     }
+}
+
+/// Puts a response to a supervisor call in the IPC buffer; returns the
+/// message info to send it with.
+fn response(r: &Result<calls::Reply, Error>) -> MessageInfo {
+    let mut words = [0; calls::Reply::MAX_WORDS];
+    let (label, len) = calls::Reply::encode_response(r, &mut words);
+    sel4::with_ipc_buffer(|b| b.msg[..len].copy_from_slice(&words[..len]));
+    MessageInfo::new(label, 0, 0, len as u64)
 }
 
 /// The fault type a message label names, if it is one of the kernel's.

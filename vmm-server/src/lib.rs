@@ -38,8 +38,8 @@ mod server;
 pub mod untyped;
 
 pub use kernel::{Kernel, KernelError, ObjectKind, PageSize};
-pub use libshm::protocol::FaultReason;
-pub use server::{FaultOutcome, Limits, Server};
+pub use libshm::protocol::{FaultOutcome, FaultReason};
+pub use server::{Limits, Server};
 
 #[cfg(test)]
 mod tests;

@@ -24,7 +24,7 @@ runtime::entry!(target::main);
 
 #[cfg(target_os = "none")]
 mod target {
-    use libshm::protocol::{Response, MSG_MAX_WORDS};
+    use libshm::protocol::{Reply, MSG_MAX_WORDS};
     use runtime::{slots, ProcessInfo};
     use sel4::{debug_println, MessageInfo, Word, MSG_MAX_LENGTH, WORD_BITS};
     use vmm_server::untyped::{heap_bytes, Slot, Slots};
@@ -116,8 +116,8 @@ mod target {
             if recv_slot.is_none() {
                 recv_slot = server.kernel_mut().take_slot();
             }
-            let mut out = [0 as Word; Response::MAX_WORDS];
-            let (label, out_len) = response.encode(&mut out);
+            let mut out = [0 as Word; Reply::MAX_WORDS];
+            let (label, out_len) = Reply::encode_response(&response, &mut out);
             sel4::with_ipc_buffer(|b| b.msg[..out_len].copy_from_slice(&out[..out_len]));
             arm_receive(recv_slot);
             // A sender that used Send rather than Call has no reply cap: the

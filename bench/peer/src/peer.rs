@@ -3,9 +3,9 @@
 
 use crate::{expect, Outcome};
 use bench_contract::{answer, decode_command, op, slots, ARGS, CMD, CONTROL, OBJECT};
-use libshm::client;
+use libshm::client::Ipc;
 use libshm::layout::slots::MEMORY_MANAGER;
-use libshm::protocol::{MapFlags, Name, ObjectId, Prot, Reply, Request, Target};
+use libshm::protocol::{Client, MapFlags, Name, ObjectId, Prot, Target};
 use libshm::shm::{mmap_peer, SharedObject};
 use runtime::ProcessInfo;
 use sel4::MessageInfo;
@@ -18,10 +18,7 @@ fn reply(label: u64) {
 /// The object's id, without attaching.
 fn object_id() -> Outcome<ObjectId> {
     let name = expect(Name::new(OBJECT), "the object's name")?;
-    match expect(client::call(MEMORY_MANAGER, &Request::Open { name }, None), "open the object")? {
-        Reply::Object(info) => Ok(info.id),
-        _ => Err("open answered with something else"),
-    }
+    expect(Ipc::new(MEMORY_MANAGER).open(name), "open the object").map(|info| info.id)
 }
 
 /// What a peer keeps between commands.

@@ -13,7 +13,7 @@
 //!   ([`vmm_server::untyped::Copies`]), measured the same way.
 
 use libshm::layout::PAGE_SIZE;
-use libshm::protocol::{Badge, Mode, Name, ObjectInfo, Prot, Reply, Request, Response, TaskId};
+use libshm::protocol::{Badge, Error, Mode, Name, ObjectInfo, Prot, Reply, Request, TaskId};
 use stats_alloc::INSTRUMENTED_SYSTEM;
 use std::cell::Cell;
 use std::fmt::Write;
@@ -131,10 +131,10 @@ fn task(pid: u16) -> TaskId {
     TaskId::new(pid, 0).expect("generation 0 is valid")
 }
 
-fn ok(r: Response) -> Reply {
+fn ok(r: Result<Reply, Error>) -> Reply {
     match r {
-        Response::Ok(reply) => reply,
-        Response::Err(e) => panic!("the server refused a benchmark step: {e:?}"),
+        Ok(reply) => reply,
+        Err(e) => panic!("the server refused a benchmark step: {e:?}"),
     }
 }
 
@@ -171,7 +171,7 @@ pub fn report() -> String {
     };
     let frames = (BASE / PAGE_SIZE) as i64;
     let object = m.cost(BASE as i64, frames, |s| {
-        if let Reply::Object(i) = ok(s.handle(me(owner), create, None)) {
+        if let Reply::Create(i) = ok(s.handle(me(owner), create, None)) {
             info = Some(i);
         }
     });

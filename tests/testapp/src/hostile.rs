@@ -7,12 +7,13 @@
 //! succeeds, or fails for another reason, ends the attack and reports 0.
 
 use crate::rng::Rng;
-use libshm::client;
+use libshm::client::Ipc;
 use libshm::layout::{
     IMAGE_BASE, MAX_OBJECTS, MAX_OBJECT_SIZE, PAGE_SIZE, PROCESS_QUOTA_BYTES, WINDOW_END, WINDOW_SIZE,
 };
 use libshm::protocol::{
-    Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, Op, Prot, Reply, Request, Target, MAP_SHARED, NAME_MAX,
+    Client, Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, Op, Prot, Reply, Request, Target, MAP_SHARED,
+    NAME_MAX,
 };
 use libshm::shm::SharedObject;
 use runtime::{slots, supervisor, ProcessInfo};
@@ -94,9 +95,14 @@ fn outlast_attack(obj: &mut SharedObject, info: &ProcessInfo) -> Outcome {
     check(canary_intact(obj), "the canary keeps its contents")?;
     let grown = CANARY_SIZE + PAGE_SIZE;
     check(expect(obj.grow(grown), "grow after the attack")? == grown, "the grow after the attack works")?;
-    check(supervisor::ping() == Ok((info.pid.into(), info.generation.into())), "the supervisor answers")?;
+    check(supervisor::ping() == Ok(info.task()), "the supervisor answers")?;
     obj.store_release(RELEASE_FLAG, RELEASED);
     Ok(())
+}
+
+/// The memory manager, through our cap to it.
+fn mm() -> Ipc {
+    Ipc::new(slots::MEMORY_MANAGER)
 }
 
 /// Counts hostile requests as each is refused as expected.
@@ -114,7 +120,11 @@ impl Attack {
 
     /// `request` (with `cap` if any) must be refused with `error`.
     fn send(&mut self, request: Request, cap: Option<CPtr>, error: Error, what: &'static str) -> Outcome {
-        self.refused(client::call(slots::MEMORY_MANAGER, &request, cap), error, what)
+        let mut mm = match cap {
+            Some(c) => Ipc::with_cap(slots::MEMORY_MANAGER, c),
+            None => mm(),
+        };
+        self.refused(mm.request(&request), error, what)
     }
 
     /// A message built by hand, bypassing the encoder, must be refused with
@@ -152,13 +162,7 @@ fn name(s: &str) -> Result<Name, &'static str> {
 }
 
 fn hostile(info: &ProcessInfo) -> Result<u64, &'static str> {
-    let canary = match expect(
-        client::call(slots::MEMORY_MANAGER, &Request::Open { name: name(CANARY_OBJECT)? }, None),
-        "open the canary",
-    )? {
-        Reply::Object(o) => o,
-        _ => return Err("open answers with the object"),
-    };
+    let canary = expect(mm().open(name(CANARY_OBJECT)?), "open the canary")?;
     let own = expect(
         SharedObject::create(HOSTILE_OBJECT, Mode::Peer, OWN_SIZE, OWN_MAX, Prot::ReadWrite),
         "create our own object",
@@ -377,13 +381,7 @@ fn ranges(a: &mut Attack, own: &ObjectInfo) -> Outcome {
 fn rights(a: &mut Attack, canary: &ObjectInfo) -> Outcome {
     let me = Target::Pid(a.me.pid());
     let id = canary.id;
-    let owner = match expect(
-        client::call(slots::MEMORY_MANAGER, &Request::Stat { object: id }, None),
-        "stat the canary",
-    )? {
-        Reply::Stat(s) => Target::Pid(s.owner),
-        _ => return Err("stat answers with the state"),
-    };
+    let owner = Target::Pid(expect(mm().stat(id), "stat the canary")?.owner);
     let page = canary.base + PAGE_SIZE;
     for (request, error, what) in [
         (
@@ -444,8 +442,8 @@ fn fill_until(a: &mut Attack, max_size: u64, attempts: usize, error: Error, what
             max_size,
             client_prot: Prot::ReadWrite,
         };
-        match client::call(slots::MEMORY_MANAGER, &create, None) {
-            Ok(Reply::Object(o)) => *slot = Some(o.id),
+        match mm().request(&create) {
+            Ok(Reply::Create(o)) => *slot = Some(o.id),
             r => {
                 outcome = a.refused(r, error, what);
                 break;
@@ -453,10 +451,7 @@ fn fill_until(a: &mut Attack, max_size: u64, attempts: usize, error: Error, what
         }
     }
     for id in made.into_iter().flatten() {
-        expect(
-            client::call(slots::MEMORY_MANAGER, &Request::Destroy { object: id }, None),
-            "destroy a fill object",
-        )?;
+        expect(mm().destroy(id), "destroy a fill object")?;
     }
     outcome
 }
@@ -479,16 +474,13 @@ fn limits(a: &mut Attack) -> Outcome {
         max_size: MAX_OBJECT_SIZE,
         client_prot: Prot::Read,
     };
-    let big = match expect(client::call(slots::MEMORY_MANAGER, &big, None), "create a large reservation")? {
-        Reply::Object(o) => o.id,
+    let big = match expect(mm().request(&big), "create a large reservation")? {
+        Reply::Create(o) => o.id,
         _ => return Err("create answers with the object"),
     };
     let grow = Request::Grow { object: big, new_size: PROCESS_QUOTA_BYTES };
     let grown = a.send(grow, None, Error::QuotaExceeded, "grow past the quota");
-    expect(
-        client::call(slots::MEMORY_MANAGER, &Request::Destroy { object: big }, None),
-        "destroy the reservation",
-    )?;
+    expect(mm().destroy(big), "destroy the reservation")?;
     grown?;
     // Each object reserves its maximum: a few of the largest fill the window.
     let window_attempts = (WINDOW_SIZE / MAX_OBJECT_SIZE) as usize + 1;
@@ -551,11 +543,7 @@ fn messages(a: &mut Attack, own: &ObjectInfo) -> Outcome {
         client_prot: Prot::ReadWrite,
     };
     a.send(create, Some(slots::CNODE), Error::WrongCaps, "a CNode cap with a create")?;
-    refused(
-        client::call(slots::MEMORY_MANAGER, &Request::Open { name: name(NOBODY)? }, None),
-        Error::UnknownName,
-        "the refused create made nothing",
-    )
+    refused(mm().open(name(NOBODY)?), Error::UnknownName, "the refused create made nothing")
 }
 
 /// The garbage a hostile client sends, from the shared deterministic source.

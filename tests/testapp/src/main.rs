@@ -13,9 +13,9 @@ mod shm;
 mod soak;
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use libshm::client;
-use libshm::protocol::{Name, Reply, Request};
-use runtime::supervisor::{self, STALE};
+use libshm::client::Ipc;
+use libshm::protocol::{Client, Error as ShmError, Name};
+use runtime::supervisor;
 use runtime::{slots, ProcessInfo};
 use sel4::cap_type::Tcb;
 use sel4::{Cap, Error};
@@ -33,7 +33,7 @@ fn verdict(ok: bool) -> u64 {
 }
 
 fn main(info: &ProcessInfo) -> i32 {
-    let me = (info.pid as u64, info.generation as u64);
+    let me = info.task();
     if let Some(value) = hostile::run(info) {
         supervisor::report(value);
         return 0;
@@ -66,13 +66,13 @@ fn main(info: &ProcessInfo) -> i32 {
             }
             supervisor::report(verdict(MINE.load(Ordering::SeqCst) == tag));
         }
-        Some(Behaviour::StaleCaller) => {
-            supervisor::report(verdict(supervisor::ping_through(slots::EXTRA) == Err(STALE)))
-        }
+        Some(Behaviour::StaleCaller) => supervisor::report(verdict(
+            supervisor::ping_through(slots::EXTRA) == Err(ShmError::StaleGeneration),
+        )),
         Some(Behaviour::Registered) => {
-            let answer = Name::new(info.name())
-                .and_then(|name| client::call(slots::MEMORY_MANAGER, &Request::LookupAlias { name }, None));
-            supervisor::report(verdict(answer == Ok(Reply::Task(info.task()))));
+            let answer =
+                Name::new(info.name()).and_then(|name| Ipc::new(slots::MEMORY_MANAGER).lookup_alias(name));
+            supervisor::report(verdict(answer == Ok(info.task())));
         }
         Some(Behaviour::Heap) => supervisor::report(verdict(heap_works(info))),
         Some(Behaviour::Starter) => {
@@ -104,8 +104,9 @@ fn heap_works(info: &ProcessInfo) -> bool {
 /// its error; the allowed ones start, and their exit codes come back.
 /// The children run below us, so none runs before we wait for it.
 fn starts_and_waits() -> Result<(), &'static str> {
-    use libshm::protocol::{Error as ShmError, TaskId};
-    use supervisor::{start, wait, Op, EXIT_FAULTED};
+    use libshm::protocol::supervisor::Op;
+    use libshm::protocol::TaskId;
+    use supervisor::{start, wait, EXIT_FAULTED};
     let check = |ok: bool, what| if ok { Ok(()) } else { Err(what) };
     check(start("no-such-process") == Err(ShmError::UnknownAlias), "an unknown name")?;
     check(start(FORBIDDEN_CHILD) == Err(ShmError::NotPermitted), "another's child")?;
@@ -113,7 +114,7 @@ fn starts_and_waits() -> Result<(), &'static str> {
     check(start(STARTER) == Err(ShmError::NotPermitted), "ourselves")?;
     check(start("two words") == Err(ShmError::BadName), "a bad name")?;
     // A start with too few words, sent by hand.
-    let (reply, _) = sel4::call(slots::SUPERVISOR, sel4::MessageInfo::new(Op::Start as u64, 0, 0, 1));
+    let (reply, _) = sel4::call(slots::SUPERVISOR, sel4::MessageInfo::new(Op::Start.label(), 0, 0, 1));
     check(reply.label() == ShmError::ShortMessage.code(), "a short start message")?;
     let stranger = TaskId::new(999, 0).ok_or("a task id")?;
     check(wait(stranger) == Err(ShmError::UnknownProcess), "a wait for a process we did not start")?;

@@ -5,9 +5,9 @@
 //! `test_contract`.
 
 use crate::shm::{check, expect, finish, leave, poll, refused, wait_released, Outcome};
-use libshm::client;
+use libshm::client::Ipc;
 use libshm::layout::{MAX_OBJECT_SIZE, PAGE_SIZE, PROCESS_QUOTA_BYTES};
-use libshm::protocol::{Error, MapFlags, Mode, Name, Prot, Reply, Request, Target};
+use libshm::protocol::{Client, Error, MapFlags, Mode, Name, Prot, Target};
 use libshm::shm::SharedObject;
 use libshm::shm::{mmap_peer, munmap_peer};
 use runtime::slots;
@@ -128,15 +128,9 @@ fn reattacher(info: &ProcessInfo) -> Outcome {
     }
     // Before attaching again: the dead generation has left the object
     // (only the keeper is attached).
-    let call = |r: Request| client::call(slots::MEMORY_MANAGER, &r, None);
-    let Reply::Object(object) =
-        expect(call(Request::Open { name: expect(Name::new(REATTACH_OBJECT), "name")? }), "open")?
-    else {
-        return Err("open answers with the object");
-    };
-    let Reply::Stat(stat) = expect(call(Request::Stat { object: object.id }), "stat")? else {
-        return Err("stat answers with a description");
-    };
+    let mut mm = Ipc::new(slots::MEMORY_MANAGER);
+    let object = expect(mm.open(expect(Name::new(REATTACH_OBJECT), "name")?), "open")?;
+    let stat = expect(mm.stat(object.id), "stat")?;
     check(stat.attached == 1 && stat.rights.is_none(), "the dead generation left the object")?;
     let found = expect(SharedObject::open(REATTACH_OBJECT, Prot::ReadWrite), "attach again")?;
     let me = info.task();

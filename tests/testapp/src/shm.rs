@@ -6,11 +6,11 @@
 //! data page and the count of attached processes in its header, both read
 //! with plain loads. Every wait is a bounded yield loop.
 
-use libshm::client;
+use libshm::client::Ipc;
 use libshm::header::Header;
 use libshm::layout::{slots, PAGE_SIZE};
 use libshm::pool::{Pool, PoolError};
-use libshm::protocol::{Error, MapFlags, Mode, Name, Pid, Prot, Request, Target, MAP_FIXED, MAP_SHARED};
+use libshm::protocol::{Client, Error, MapFlags, Mode, Name, Pid, Prot, Target, MAP_FIXED, MAP_SHARED};
 use libshm::shm::{mmap_peer, munmap_peer, SharedObject, SharedPtr};
 use runtime::supervisor;
 use runtime::ProcessInfo;
@@ -401,7 +401,7 @@ fn client_refused(obj: &mut SharedObject) -> Outcome {
     refused(map, Error::NotOwner, "mmap_peer into the owner is refused")?;
     let unmap = munmap_peer(owner, obj.base() + PAGE_SIZE, PAGE_SIZE);
     refused(unmap, Error::NotOwner, "munmap_peer from the owner is refused")?;
-    let destroy = client::call(slots::MEMORY_MANAGER, &Request::Destroy { object: obj.id() }, None);
+    let destroy = Ipc::new(slots::MEMORY_MANAGER).destroy(obj.id());
     refused(destroy, Error::NotOwner, "destroy is refused")?;
     check(expect(obj.refresh(), "stat")? == CS_SIZE, "the object is as it was")
 }

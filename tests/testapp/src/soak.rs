@@ -13,9 +13,9 @@
 use crate::rng::Rng;
 use crate::shm::{check, expect, poll, Outcome};
 use core::sync::atomic::{AtomicU64, Ordering};
-use libshm::client;
+use libshm::client::Ipc;
 use libshm::layout::{slots, PAGE_SIZE};
-use libshm::protocol::{Error, MapFlags, Mode, Name, ObjectId, Prot, Reply, Request, Target};
+use libshm::protocol::{Client, Error, MapFlags, Mode, Name, ObjectId, Prot, Target};
 use libshm::shm::{mmap_peer, munmap_peer, SharedObject};
 use runtime::supervisor;
 use runtime::ProcessInfo;
@@ -189,10 +189,7 @@ fn leave(obj: SharedObject) -> Outcome {
 }
 
 fn raw_detach(object: ObjectId) -> Result<(), Error> {
-    match client::call(slots::MEMORY_MANAGER, &Request::Detach { object }, None)? {
-        Reply::Done => Ok(()),
-        _ => Err(Error::BadValue),
-    }
+    Ipc::new(slots::MEMORY_MANAGER).detach(object)
 }
 
 /// Opens `name`, creating it if nobody has.
@@ -226,12 +223,8 @@ fn attach(slot: &mut Option<SharedObject>, name: &str) -> Result<Kind, &'static 
 /// Attaches by mapping the control page into ourselves with `mmap_peer`,
 /// then (under the lock, so the size holds still) the rest.
 fn map_in(slot: &mut Option<SharedObject>, name: &str, me: &Me) -> Result<Kind, &'static str> {
-    let info = match client::call(
-        slots::MEMORY_MANAGER,
-        &Request::Open { name: expect(Name::new(name), "name")? },
-        None,
-    ) {
-        Ok(Reply::Object(info)) => info,
+    let info = match Ipc::new(slots::MEMORY_MANAGER).open(expect(Name::new(name), "name")?) {
+        Ok(info) => info,
         Err(Error::UnknownName) => return attach(slot, name),
         _ => return Err("look the object up"),
     };

@@ -13,7 +13,7 @@ impl<K: Kernel> Server<K> {
         prot: Prot,
         id: ObjectId,
         offset: u64,
-    ) -> Result<Reply, Error> {
+    ) -> Result<u64, Error> {
         let o = self.object(id)?;
         let target = self.resolve(target)?;
         // Authority: whose grant bounds the rights of a new attachment.
@@ -80,7 +80,7 @@ impl<K: Kernel> Server<K> {
         if attaching {
             self.write_header(id);
         }
-        Ok(Reply::Mapped { addr: base + offset })
+        Ok(base + offset)
     }
 
     pub(super) fn munmap_peer(
@@ -89,7 +89,7 @@ impl<K: Kernel> Server<K> {
         target: Target,
         addr: u64,
         len: u64,
-    ) -> Result<Reply, Error> {
+    ) -> Result<(), Error> {
         let target = self.resolve(target)?;
         let end = check_range(addr, len)?;
         if !in_window(addr, len) {
@@ -119,6 +119,6 @@ impl<K: Kernel> Server<K> {
         let still = small_slots(o, Some(&o.attachments[i]));
         let obj_range = (o.base, o.base + o.reserve);
         release_tables(&mut self.kernel, &mut self.state.procs, obj_range, &still, target.pid());
-        Ok(Reply::Done)
+        Ok(())
     }
 }

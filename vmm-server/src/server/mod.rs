@@ -23,8 +23,8 @@ use libshm::layout::{
     MAX_OBJECT_SIZE, MAX_PROCESSES, PAGE_SIZE, PROCESS_QUOTA_BYTES, WINDOW_BASE, WINDOW_END,
 };
 use libshm::protocol::{
-    Badge, Error, FaultReason, Mode, Name, ObjectId, ObjectInfo, ObjectStat, Pid, Prot, Reply, Request,
-    Response, Target, TaskId,
+    AttachInfo, Badge, Caller, Error, FaultOutcome, FaultReason, Handler, MapFlags, Mode, Name, ObjectId,
+    ObjectInfo, ObjectStat, Pid, Prot, Reply, Request, Sender, Target, TaskId,
 };
 
 mod faults;
@@ -73,20 +73,6 @@ impl Default for Limits {
     }
 }
 
-/// What to do with a thread that faulted in the shared window.
-///
-/// ```
-/// use vmm_server::{FaultOutcome, FaultReason};
-/// assert_ne!(FaultOutcome::Resume, FaultOutcome::Report(FaultReason::NotMapped));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultOutcome {
-    /// The page is (again) mapped: reply to the fault and the thread resumes.
-    Resume,
-    /// Not the memory manager's to repair: tell the supervisor why.
-    Report(FaultReason),
-}
-
 fn kernel_error(e: KernelError) -> Error {
     match e {
         KernelError::OutOfMemory => Error::OutOfMemory,
@@ -123,15 +109,15 @@ fn check_range(start: u64, len: u64) -> Result<u64, Error> {
 /// let task = TaskId::new(1, 0).unwrap();
 /// let sup = Badge::Supervisor.encode();
 /// let r = s.handle(sup, Request::RegisterProcess { task, alias: None }, Some(vspace));
-/// assert_eq!(r, Response::Ok(Reply::Done));
+/// assert_eq!(r, Ok(Reply::RegisterProcess(())));
 /// let me = Badge::Process(task).encode();
 /// let create = Request::Create {
 ///     name: Name::new("t").unwrap(), mode: Mode::Peer,
 ///     size: 8192, max_size: 1 << 20, client_prot: Prot::ReadWrite,
 /// };
-/// let Response::Ok(Reply::Object(info)) = s.handle(me, create, None) else { panic!() };
+/// let Ok(Reply::Create(info)) = s.handle(me, create, None) else { panic!() };
 /// let r = s.handle(me, Request::Attach { object: info.id, prot: Prot::ReadWrite }, None);
-/// assert_eq!(r, Response::Ok(Reply::Attached { base: info.base, size: 8192, root: 0 }));
+/// assert_eq!(r, Ok(Reply::Attach(AttachInfo { base: info.base, size: 8192, root: 0 })));
 /// s.kernel_mut().write_u64(vspace, info.base + 4096, 7).unwrap();
 /// ```
 #[derive(Debug)]
@@ -215,18 +201,24 @@ impl<K: Kernel> Server<K> {
     ///
     /// ```
     /// use vmm_server::{fake::FakeKernel, Server};
-    /// use libshm::protocol::{Error, Response};
+    /// use libshm::protocol::Error;
     /// let mut s = Server::new(FakeKernel::new(1 << 20));
-    /// assert_eq!(s.handle_message(1, 999, &[], None), Response::Err(Error::UnknownLabel));
+    /// assert_eq!(s.handle_message(1, 999, &[], None), Err(Error::UnknownLabel));
     /// ```
-    pub fn handle_message(&mut self, badge: u64, label: u64, words: &[u64], cap: Option<K::Cap>) -> Response {
+    pub fn handle_message(
+        &mut self,
+        badge: u64,
+        label: u64,
+        words: &[u64],
+        cap: Option<K::Cap>,
+    ) -> Result<Reply, Error> {
         match Request::decode(label, words) {
             Ok(req) => self.handle(badge, req, cap),
             Err(e) => {
                 if let Some(c) = cap {
                     self.kernel.delete(c);
                 }
-                Response::Err(e)
+                Err(e)
             }
         }
     }
@@ -236,103 +228,43 @@ impl<K: Kernel> Server<K> {
     ///
     /// ```
     /// use vmm_server::{fake::FakeKernel, Server};
-    /// use libshm::protocol::{Badge, Error, Request, Response, TaskId};
+    /// use libshm::protocol::{Badge, Error, Request, TaskId};
     /// let mut s = Server::new(FakeKernel::new(1 << 20));
     /// let task = TaskId::new(1, 0).unwrap();
     /// let r = s.handle(Badge::Process(task).encode(), Request::UnregisterProcess { task }, None);
-    /// assert_eq!(r, Response::Err(Error::NotSupervisor));
+    /// assert_eq!(r, Err(Error::NotSupervisor));
     /// ```
-    pub fn handle(&mut self, badge: u64, request: Request, cap: Option<K::Cap>) -> Response {
+    pub fn handle(&mut self, badge: u64, request: Request, cap: Option<K::Cap>) -> Result<Reply, Error> {
         let mut cap = cap;
         let result = self.dispatch(badge, request, &mut cap);
         if let Some(c) = cap {
             self.kernel.delete(c);
         }
-        result.into()
+        result
     }
 
+    /// Checks who sent the request and what came with it, then hands it to
+    /// its [`Handler`] method.
     fn dispatch(&mut self, badge: u64, request: Request, cap: &mut Option<K::Cap>) -> Result<Reply, Error> {
         let badge = Badge::decode(badge)?;
-        if request.is_supervisor_only() != (badge == Badge::Supervisor) {
-            return Err(match badge {
-                Badge::Supervisor => Error::UnknownProcess,
-                Badge::Process(_) => Error::NotSupervisor,
-            });
+        let sender = match badge {
+            Badge::Supervisor => Sender::Supervisor,
+            Badge::Process(_) => Sender::Process,
+        };
+        if request.sender() != sender {
+            return Err(request.sender().refusal());
         }
         if request.caps_expected() != usize::from(cap.is_some()) {
             return Err(Error::WrongCaps);
         }
-        let who = match badge {
-            Badge::Supervisor => None,
+        let caller = match badge {
+            Badge::Supervisor => Caller::Supervisor(()),
             Badge::Process(task) => {
                 self.live(task)?;
-                Some(task)
+                Caller::Process(task)
             }
         };
-        // Supervisor requests are handled here; process requests below.
-        let who = match (who, request) {
-            (None, Request::RegisterProcess { task, alias }) => {
-                return self.register_process(task, alias, cap);
-            }
-            (None, Request::UnregisterProcess { task }) => {
-                self.live(task)?;
-                self.process_died(task.pid());
-                return Ok(Reply::Done);
-            }
-            (None, Request::ResolveFault { task, addr, write }) => {
-                return Ok(match self.handle_fault(task, addr, write) {
-                    FaultOutcome::Resume => Reply::Done,
-                    FaultOutcome::Report(reason) => Reply::Unrepaired(reason),
-                });
-            }
-            (Some(who), _) => who,
-            (None, _) => return Err(Error::UnknownProcess),
-        };
-        match request {
-            Request::RegisterAlias { name } => self.register_alias(who, name),
-            Request::LookupAlias { name } => self.find_alias(name).map(Reply::Task),
-            Request::Create { name, mode, size, max_size, client_prot } => {
-                self.create(who, name, mode, size, max_size, client_prot)
-            }
-            Request::Open { name } => self
-                .state
-                .objects
-                .values()
-                .find(|o| o.name == name)
-                .map(|o| Reply::Object(o.info()))
-                .ok_or(Error::UnknownName),
-            Request::Attach { object, prot } => self.attach(who, object, prot, false),
-            Request::AttachLazy { object, prot } => self.attach(who, object, prot, true),
-            Request::Detach { object } => self.detach(who, object),
-            Request::MmapPeer { target, addr, len, prot, flags: _, object, offset } => {
-                self.mmap_peer(who, target, addr, len, prot, object, offset)
-            }
-            Request::MunmapPeer { target, addr, len } => self.munmap_peer(who, target, addr, len),
-            Request::Grow { object, new_size } => self.grow(who, object, new_size),
-            Request::Shrink { object, new_size } => self.shrink(who, object, new_size),
-            Request::SetRoot { object, offset } => self.set_root(who, object, offset),
-            Request::GetRoot { object } => {
-                let o = self.object(object)?;
-                if o.attachment(who).is_none() && o.owner != who.pid() {
-                    return Err(Error::NotAttached);
-                }
-                Ok(Reply::Root { offset: o.root })
-            }
-            Request::Stat { object } => {
-                let o = self.object(object)?;
-                Ok(Reply::Stat(ObjectStat {
-                    info: o.info(),
-                    root: o.root,
-                    attached: o.attachments.len() as u16,
-                    rights: o.attachment(who).map(|a| a.rights),
-                    owner: o.owner,
-                }))
-            }
-            Request::Destroy { object } => self.destroy(who, object),
-            Request::RegisterProcess { .. }
-            | Request::UnregisterProcess { .. }
-            | Request::ResolveFault { .. } => Err(Error::NotSupervisor),
-        }
+        request.serve(&mut Serving { server: self, cap }, caller)
     }
 
     /// Checks that `task` is the registered incarnation of its pid.
@@ -392,5 +324,127 @@ impl<K: Kernel> Server<K> {
             return Err(Error::QuotaExceeded);
         }
         Ok(())
+    }
+}
+
+/// One request being served: the server and the cap that came with the
+/// message (taken by the request that keeps it; deleted otherwise).
+struct Serving<'a, K: Kernel> {
+    server: &'a mut Server<K>,
+    cap: &'a mut Option<K::Cap>,
+}
+
+impl<K: Kernel> Handler for Serving<'_, K> {
+    /// A live process (checked before serving).
+    type Process = TaskId;
+    type Supervisor = ();
+
+    fn register_alias(&mut self, who: TaskId, name: Name) -> Result<(), Error> {
+        self.server.register_alias(who, name)
+    }
+
+    fn lookup_alias(&mut self, _: TaskId, name: Name) -> Result<TaskId, Error> {
+        self.server.find_alias(name)
+    }
+
+    fn create(
+        &mut self,
+        who: TaskId,
+        name: Name,
+        mode: Mode,
+        size: u64,
+        max_size: u64,
+        client_prot: Prot,
+    ) -> Result<ObjectInfo, Error> {
+        self.server.create(who, name, mode, size, max_size, client_prot)
+    }
+
+    fn open(&mut self, _: TaskId, name: Name) -> Result<ObjectInfo, Error> {
+        self.server
+            .state
+            .objects
+            .values()
+            .find(|o| o.name == name)
+            .map(Object::info)
+            .ok_or(Error::UnknownName)
+    }
+
+    fn attach(&mut self, who: TaskId, object: ObjectId, prot: Prot) -> Result<AttachInfo, Error> {
+        self.server.attach(who, object, prot, false)
+    }
+
+    fn attach_lazy(&mut self, who: TaskId, object: ObjectId, prot: Prot) -> Result<AttachInfo, Error> {
+        self.server.attach(who, object, prot, true)
+    }
+
+    fn detach(&mut self, who: TaskId, object: ObjectId) -> Result<(), Error> {
+        self.server.detach(who, object)
+    }
+
+    fn mmap_peer(
+        &mut self,
+        who: TaskId,
+        target: Target,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        _flags: MapFlags,
+        object: ObjectId,
+        offset: u64,
+    ) -> Result<u64, Error> {
+        self.server.mmap_peer(who, target, addr, len, prot, object, offset)
+    }
+
+    fn munmap_peer(&mut self, who: TaskId, target: Target, addr: u64, len: u64) -> Result<(), Error> {
+        self.server.munmap_peer(who, target, addr, len)
+    }
+
+    fn grow(&mut self, who: TaskId, object: ObjectId, new_size: u64) -> Result<u64, Error> {
+        self.server.grow(who, object, new_size)
+    }
+
+    fn shrink(&mut self, who: TaskId, object: ObjectId, new_size: u64) -> Result<u64, Error> {
+        self.server.shrink(who, object, new_size)
+    }
+
+    fn set_root(&mut self, who: TaskId, object: ObjectId, offset: u64) -> Result<(), Error> {
+        self.server.set_root(who, object, offset)
+    }
+
+    fn get_root(&mut self, who: TaskId, object: ObjectId) -> Result<u64, Error> {
+        let o = self.server.object(object)?;
+        if o.attachment(who).is_none() && o.owner != who.pid() {
+            return Err(Error::NotAttached);
+        }
+        Ok(o.root)
+    }
+
+    fn stat(&mut self, who: TaskId, object: ObjectId) -> Result<ObjectStat, Error> {
+        let o = self.server.object(object)?;
+        Ok(ObjectStat {
+            info: o.info(),
+            root: o.root,
+            attached: o.attachments.len() as u16,
+            rights: o.attachment(who).map(|a| a.rights),
+            owner: o.owner,
+        })
+    }
+
+    fn destroy(&mut self, who: TaskId, object: ObjectId) -> Result<(), Error> {
+        self.server.destroy(who, object)
+    }
+
+    fn register_process(&mut self, (): (), task: TaskId, alias: Option<Name>) -> Result<(), Error> {
+        self.server.register_process(task, alias, self.cap)
+    }
+
+    fn unregister_process(&mut self, (): (), task: TaskId) -> Result<(), Error> {
+        self.server.live(task)?;
+        self.server.process_died(task.pid());
+        Ok(())
+    }
+
+    fn resolve_fault(&mut self, (): (), task: TaskId, addr: u64, write: bool) -> Result<FaultOutcome, Error> {
+        Ok(self.server.handle_fault(task, addr, write))
     }
 }

@@ -47,7 +47,7 @@ impl<K: Kernel> Server<K> {
         size: u64,
         max_size: u64,
         client_prot: Prot,
-    ) -> Result<Reply, Error> {
+    ) -> Result<ObjectInfo, Error> {
         if size == 0 || max_size == 0 {
             return Err(Error::ZeroLength);
         }
@@ -93,7 +93,7 @@ impl<K: Kernel> Server<K> {
         let info = obj.info();
         self.state.objects.insert(id, obj);
         self.write_header(id);
-        Ok(Reply::Object(info))
+        Ok(info)
     }
 
     /// Attaches `who`; `lazy` maps only the header page now and leaves the
@@ -104,7 +104,7 @@ impl<K: Kernel> Server<K> {
         id: ObjectId,
         prot: Prot,
         lazy: bool,
-    ) -> Result<Reply, Error> {
+    ) -> Result<AttachInfo, Error> {
         let o = self.object(id)?;
         if o.attachment(who).is_some() {
             return Err(Error::AlreadyAttached);
@@ -131,7 +131,7 @@ impl<K: Kernel> Server<K> {
         let mut maps: Vec<_> = maps.into_iter().map(Some).collect();
         maps.resize(o.frames.len(), None);
         o.attachments.push(Attachment { task: who, rights: prot, maps, pending });
-        let reply = Reply::Attached { base: o.base, size: o.size, root: o.root };
+        let reply = AttachInfo { base: o.base, size: o.size, root: o.root };
         self.write_header(id);
         Ok(reply)
     }
@@ -152,15 +152,15 @@ impl<K: Kernel> Server<K> {
         self.write_header(id);
     }
 
-    pub(super) fn detach(&mut self, who: TaskId, id: ObjectId) -> Result<Reply, Error> {
+    pub(super) fn detach(&mut self, who: TaskId, id: ObjectId) -> Result<(), Error> {
         if self.object(id)?.attachment(who).is_none() {
             return Err(Error::NotAttached);
         }
         self.drop_attachment(id, who);
-        Ok(Reply::Done)
+        Ok(())
     }
 
-    pub(super) fn grow(&mut self, who: TaskId, id: ObjectId, new_size: u64) -> Result<Reply, Error> {
+    pub(super) fn grow(&mut self, who: TaskId, id: ObjectId, new_size: u64) -> Result<u64, Error> {
         let o = self.object(id)?;
         o.may_manage(who)?;
         page_aligned(new_size)?;
@@ -199,10 +199,10 @@ impl<K: Kernel> Server<K> {
         }
         o.size = new_size;
         self.write_header(id);
-        Ok(Reply::Size { size: new_size })
+        Ok(new_size)
     }
 
-    pub(super) fn shrink(&mut self, who: TaskId, id: ObjectId, new_size: u64) -> Result<Reply, Error> {
+    pub(super) fn shrink(&mut self, who: TaskId, id: ObjectId, new_size: u64) -> Result<u64, Error> {
         let o = self.object(id)?;
         o.may_manage(who)?;
         page_aligned(new_size)?;
@@ -233,10 +233,10 @@ impl<K: Kernel> Server<K> {
             release_tables(&mut self.kernel, &mut self.state.procs, range, &still, pid);
         }
         self.write_header(id);
-        Ok(Reply::Size { size: new_size })
+        Ok(new_size)
     }
 
-    pub(super) fn set_root(&mut self, who: TaskId, id: ObjectId, offset: u64) -> Result<Reply, Error> {
+    pub(super) fn set_root(&mut self, who: TaskId, id: ObjectId, offset: u64) -> Result<(), Error> {
         let o = self.object(id)?;
         o.may_manage(who)?;
         if offset >= o.size {
@@ -246,10 +246,10 @@ impl<K: Kernel> Server<K> {
             o.root = offset;
         }
         self.write_header(id);
-        Ok(Reply::Done)
+        Ok(())
     }
 
-    pub(super) fn destroy(&mut self, who: TaskId, id: ObjectId) -> Result<Reply, Error> {
+    pub(super) fn destroy(&mut self, who: TaskId, id: ObjectId) -> Result<(), Error> {
         let o = self.object(id)?;
         if o.owner != who.pid() {
             o.may_manage(who)?;
@@ -264,6 +264,6 @@ impl<K: Kernel> Server<K> {
                 self.kernel.free(f.cap);
             }
         }
-        Ok(Reply::Done)
+        Ok(())
     }
 }

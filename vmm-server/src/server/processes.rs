@@ -8,7 +8,7 @@ impl<K: Kernel> Server<K> {
         task: TaskId,
         alias: Option<Name>,
         cap: &mut Option<K::Cap>,
-    ) -> Result<Reply, Error> {
+    ) -> Result<(), Error> {
         if self.state.procs.contains_key(&task.pid()) {
             return Err(Error::ProcessExists);
         }
@@ -22,10 +22,10 @@ impl<K: Kernel> Server<K> {
         }
         let vspace = cap.take().ok_or(Error::WrongCaps)?;
         self.state.procs.insert(task.pid(), Process { task, alias, vspace, tables: BTreeMap::new() });
-        Ok(Reply::Done)
+        Ok(())
     }
 
-    pub(super) fn register_alias(&mut self, who: TaskId, name: Name) -> Result<Reply, Error> {
+    pub(super) fn register_alias(&mut self, who: TaskId, name: Name) -> Result<(), Error> {
         match self.find_alias(name) {
             Ok(t) if t != who => return Err(Error::AliasTaken),
             _ => {}
@@ -36,7 +36,7 @@ impl<K: Kernel> Server<K> {
         let attached: Vec<_> =
             self.state.objects.values().filter(|o| o.attachment(who).is_some()).map(|o| o.id).collect();
         attached.into_iter().for_each(|id| self.write_header(id));
-        Ok(Reply::Done)
+        Ok(())
     }
 
     /// A process is gone (died, or the supervisor unregistered it): it leaves

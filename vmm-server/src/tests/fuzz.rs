@@ -226,7 +226,7 @@ fn world() -> World {
         max_size: 4 * MIB,
         client_prot: Prot::Read,
     };
-    let Ok(Reply::Object(cs)) = w.req(3, cs) else { panic!("create cs") };
+    let Ok(Reply::Create(cs)) = w.req(3, cs) else { panic!("create cs") };
     w.attach(3, cs.id, Prot::ReadWrite).unwrap();
     w.attach(4, cs.id, Prot::Read).unwrap();
     w
@@ -267,10 +267,11 @@ proptest! {
             let odd_vspace = w.s.state.procs.values().any(|p| !w.s.kernel().is_vspace(p.vspace));
 
             let resp = w.s.handle_message(badge, label, &words, cap);
-            let mut rw = [0; Response::MAX_WORDS];
-            let (rl, rlen) = resp.encode(&mut rw);
-            prop_assert_eq!(Response::decode(rl, &rw[..rlen]), Ok(resp));
-            if let Response::Err(e) = resp {
+            let mut rw = [0; Reply::MAX_WORDS];
+            let (rl, rlen) = Reply::encode_response(&resp, &mut rw);
+            let op = Op::from_label(label).unwrap_or(Op::Stat);
+            prop_assert_eq!(Reply::decode_response(op, rl, &rw[..rlen]), resp);
+            if let Err(e) = resp {
                 // Only a supervisor that registered a cap of another type as
                 // a VSpace makes the kernel refuse the server.
                 prop_assert!(e != Error::Kernel || odd_vspace, "{:?}: unexpected kernel error", body);

@@ -54,9 +54,9 @@ impl World {
         let (label, len) = req.encode(&mut w);
         let resp = self.s.handle_message(badge, label, &w[..len], cap);
         let mut rw = [0; MSG_MAX_WORDS];
-        let (rl, rlen) = resp.encode(&mut rw);
-        assert_eq!(Response::decode(rl, &rw[..rlen]), Ok(resp));
-        resp.into_result()
+        let (rl, rlen) = Reply::encode_response(&resp, &mut rw);
+        assert_eq!(Reply::decode_response(req.op(), rl, &rw[..rlen]), resp);
+        resp
     }
 
     /// A request from `pid`'s current incarnation; on failure, asserts that
@@ -83,7 +83,7 @@ impl World {
         let vs = self.s.kernel_mut().new_vspace();
         let alias = alias.map(|a| Name::new(a).unwrap());
         let r = self.raw(Badge::Supervisor.encode(), Request::RegisterProcess { task, alias }, Some(vs));
-        assert_eq!(r, Ok(Reply::Done));
+        assert_eq!(r, Ok(Reply::RegisterProcess(())));
         self.vspaces.insert(pid, vs);
         self.tasks.insert(pid, task);
         self.gens.insert(pid, task);
@@ -113,7 +113,7 @@ impl World {
             },
         );
         match r {
-            Ok(Reply::Object(info)) => info,
+            Ok(Reply::Create(info)) => info,
             other => panic!("create: {other:?}"),
         }
     }

@@ -128,7 +128,7 @@ impl Run {
                     client_prot: if peer { Prot::ReadWrite } else { Prot::Read },
                 };
                 let r = w.req(by, req);
-                if let Ok(Reply::Object(info)) = r {
+                if let Ok(Reply::Create(info)) = r {
                     self.objects.push(info);
                 }
                 r
@@ -150,7 +150,7 @@ impl Run {
             Act::Shrink { by, obj, pages } => {
                 let o = Self::obj(&self.objects, obj);
                 let r = w.req(by, Request::Shrink { object: o.id, new_size: pages * PAGE });
-                if let Ok(Reply::Size { size }) = r {
+                if let Ok(Reply::Grow(size)) = r {
                     self.forget_beyond(o.id, size);
                 }
                 r
@@ -208,7 +208,7 @@ impl Run {
                     }
                 }
                 w.check();
-                Ok(Reply::Done)
+                Ok(Reply::Destroy(()))
             }
             Act::Destroy { by, obj } => {
                 let o = Self::obj(&self.objects, obj);
@@ -221,7 +221,7 @@ impl Run {
             Act::Restart { pid } => {
                 w.kill(pid);
                 w.spawn(pid, Some(&format!("p{pid}")));
-                Ok(Reply::Done)
+                Ok(Reply::Destroy(()))
             }
         }
     }
@@ -250,7 +250,7 @@ impl Run {
             let Ok(Reply::Stat(s)) = self.w.req(1, Request::Stat { object: o.id }) else {
                 continue;
             };
-            assert_eq!(self.w.req(s.owner, Request::Destroy { object: o.id }), Ok(Reply::Done));
+            assert_eq!(self.w.req(s.owner, Request::Destroy { object: o.id }), Ok(Reply::Destroy(())));
         }
         for pid in 1..=PIDS {
             self.w.kill(pid);
@@ -299,7 +299,7 @@ proptest! {
             let badge = if who == 0 { Badge::Supervisor.encode() } else { Badge::Process(w.tasks[&(who as u16)]).encode() };
             let before = (w.s.state.clone(), w.s.kernel().snapshot());
             let r = w.s.handle_message(badge, label, &words, None);
-            if let Response::Err(_) = r {
+            if r.is_err() {
                 prop_assert!(before == (w.s.state.clone(), w.s.kernel().snapshot()));
             }
             w.check();

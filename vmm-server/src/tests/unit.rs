@@ -37,7 +37,7 @@ fn client_server() -> (World, ObjectInfo) {
             client_prot: Prot::Read,
         },
     );
-    let Ok(Reply::Object(o)) = r else { panic!("{r:?}") };
+    let Ok(Reply::Create(o)) = r else { panic!("{r:?}") };
     w.attach(OWNER, o.id, Prot::ReadWrite).unwrap();
     w.attach(A, o.id, Prot::Read).unwrap();
     (w, o)
@@ -91,7 +91,7 @@ fn registration_rules() {
     assert_eq!(w.raw(me, stat, Some(vs)), Err(Error::WrongCaps));
     assert_eq!(w.raw(sup, stat, None), Err(Error::UnknownProcess));
     assert_eq!(w.raw(0, stat, None), Err(Error::BadBadge));
-    assert_eq!(w.raw(me, stat, None), Ok(Reply::Task(t)));
+    assert_eq!(w.raw(me, stat, None), Ok(Reply::LookupAlias(t)));
     // Every rejected cap was deleted: the checker sees no leak.
     w.check();
     // A stale incarnation is refused.
@@ -102,7 +102,7 @@ fn registration_rules() {
     let unreg = Request::UnregisterProcess { task: t };
     assert_eq!(w.raw(sup, unreg, None), Err(Error::StaleGeneration));
     let unreg = Request::UnregisterProcess { task: t2 };
-    assert_eq!(w.raw(sup, unreg, None), Ok(Reply::Done));
+    assert_eq!(w.raw(sup, unreg, None), Ok(Reply::UnregisterProcess(())));
     w.check();
 }
 
@@ -130,7 +130,7 @@ fn aliases() {
     assert_eq!(w.req(OWNER, Request::RegisterAlias { name: name("taken") }), Err(Error::AliasTaken));
     assert_eq!(w.req(OWNER, Request::LookupAlias { name: name("me") }), Err(Error::UnknownAlias));
     w.req(OWNER, Request::RegisterAlias { name: name("me") }).unwrap();
-    assert_eq!(w.req(A, Request::LookupAlias { name: name("me") }), Ok(Reply::Task(t)));
+    assert_eq!(w.req(A, Request::LookupAlias { name: name("me") }), Ok(Reply::LookupAlias(t)));
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn create_validates_every_field() {
     w.create(OWNER, "x", Mode::Peer, PAGE, MIB);
     assert_eq!(w.req(OWNER, mk(PAGE, MIB, Mode::Peer, rw)), Err(Error::NameTaken));
     assert_eq!(w.req(OWNER, Request::Open { name: name("y") }), Err(Error::UnknownName));
-    assert!(matches!(w.req(OWNER, Request::Open { name: name("x") }), Ok(Reply::Object(_))));
+    assert!(matches!(w.req(OWNER, Request::Open { name: name("x") }), Ok(Reply::Open(_))));
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn attachment_and_mapping_limits() {
 fn grow_maps_into_every_peer_before_returning() {
     let (mut w, o) = peers();
     // Grow to 6 MiB: chunk 0 in 4 KiB pages, chunks 1 and 2 as 2 MiB frames.
-    assert_eq!(grow(&mut w, A, o.id, 6 * MIB), Ok(Reply::Size { size: 6 * MIB }));
+    assert_eq!(grow(&mut w, A, o.id, 6 * MIB), Ok(Reply::Grow(6 * MIB)));
     let pages = w.s.kernel().window_pages(w.vspaces[&B]);
     let large: Vec<_> =
         pages.iter().filter(|p| p.size == PageSize::Large).map(|p| p.vaddr - o.base).collect();
@@ -265,7 +265,7 @@ fn grow_rolls_back_at_every_failure_point() {
     let (mut w, o) = peers();
     let before_free = w.s.kernel().free_bytes();
     let r = w.fail_every_step(|w| grow(w, B, o.id, 4 * MIB + 3 * PAGE));
-    assert_eq!(r, Reply::Size { size: 4 * MIB + 3 * PAGE });
+    assert_eq!(r, Reply::Grow(4 * MIB + 3 * PAGE));
     assert!(w.s.kernel().free_bytes() < before_free);
     // And with the pool truly exhausted.
     let mut w2 = World::new(MIB);
@@ -309,10 +309,7 @@ fn shrink_takes_pages_from_every_peer_at_once() {
     assert_eq!(w.req(A, Request::Shrink { object: o.id, new_size: 3 * MIB }), Err(Error::SplitsLargePage));
     assert_eq!(w.req(A, Request::Shrink { object: o.id, new_size: 0 }), Err(Error::NotShrinking));
     assert_eq!(w.req(A, Request::Shrink { object: o.id, new_size: 8 * MIB }), Err(Error::NotShrinking));
-    assert_eq!(
-        w.req(A, Request::Shrink { object: o.id, new_size: 3 * PAGE }),
-        Ok(Reply::Size { size: 3 * PAGE })
-    );
+    assert_eq!(w.req(A, Request::Shrink { object: o.id, new_size: 3 * PAGE }), Ok(Reply::Shrink(3 * PAGE)));
     for p in [OWNER, A, B] {
         assert_eq!(w.read(p, o.base + 3 * PAGE), Err(Fault::NotMapped));
         assert_eq!(w.read(p, o.base + 3 * MIB), Err(Fault::NotMapped));
@@ -352,7 +349,7 @@ fn client_server_rights() {
     // The owner may grant wider rights than a client could take itself.
     assert_eq!(
         mmap(&mut w, OWNER, Target::Pid(B), &o, PAGE, 2 * PAGE, Prot::ReadWrite),
-        Ok(Reply::Mapped { addr: o.base + PAGE })
+        Ok(Reply::MmapPeer(o.base + PAGE))
     );
     w.write(B, o.base + PAGE, 5).unwrap();
     assert_eq!(w.read(A, o.base + PAGE), Ok(5));
@@ -369,10 +366,7 @@ fn mmap_peer_by_pid_alias_and_task() {
     mmap(&mut w, OWNER, Target::Pid(OWNER), &o, 0, 4 * PAGE, Prot::ReadWrite).unwrap();
     w.write(OWNER, o.base + PAGE, 11).unwrap();
     let alias = Target::Alias(name("spreadsheet"));
-    assert_eq!(
-        mmap(&mut w, OWNER, alias, &o, PAGE, PAGE, Prot::Read),
-        Ok(Reply::Mapped { addr: o.base + PAGE })
-    );
+    assert_eq!(mmap(&mut w, OWNER, alias, &o, PAGE, PAGE, Prot::Read), Ok(Reply::MmapPeer(o.base + PAGE)));
     assert_eq!(w.read(A, o.base + PAGE), Ok(11));
     // Only the range (and the header) went in.
     assert_eq!(w.read(A, o.base + 2 * PAGE), Err(Fault::NotMapped));
@@ -434,7 +428,7 @@ fn munmap_peer_unmaps_in_one_process_only() {
     grow(&mut w, OWNER, o.id, 4 * MIB).unwrap();
     w.write(OWNER, o.base + PAGE, 3).unwrap();
     let un = |target, addr, len| Request::MunmapPeer { target, addr, len };
-    assert_eq!(w.req(A, un(Target::Pid(B), o.base + PAGE, PAGE)), Ok(Reply::Done));
+    assert_eq!(w.req(A, un(Target::Pid(B), o.base + PAGE, PAGE)), Ok(Reply::MunmapPeer(())));
     assert_eq!(w.read(B, o.base + PAGE), Err(Fault::NotMapped));
     assert_eq!(w.read(A, o.base + PAGE), Ok(3));
     let tb = w.tasks[&B];
@@ -500,7 +494,7 @@ fn death_and_restart_get_everything_back() {
     w.spawn(B, None);
     assert_eq!(
         w.attach(B, o.id, Prot::ReadWrite),
-        Ok(Reply::Attached { base: o.base, size: 5 * MIB, root: 2 * MIB })
+        Ok(Reply::Attach(AttachInfo { base: o.base, size: 5 * MIB, root: 2 * MIB }))
     );
     assert_eq!(w.read(B, o.base + 2 * MIB + 16), Ok(1234));
     let h = header(&w, B, &o);
@@ -544,9 +538,9 @@ fn hostile_messages() {
         (Op::Attach.label(), &[1 << 32, 1], Error::BadValue),
     ];
     for (label, words, err) in msgs {
-        assert_eq!(w.s.handle_message(me, *label, words, None), Response::Err(*err));
+        assert_eq!(w.s.handle_message(me, *label, words, None), Err(*err));
     }
-    assert_eq!(w.s.handle_message(12345, Op::Stat.label(), &[1], None), Response::Err(Error::BadBadge));
+    assert_eq!(w.s.handle_message(12345, Op::Stat.label(), &[1], None), Err(Error::BadBadge));
     assert!(before == (w.s.state.clone(), w.s.kernel().snapshot()));
     let _ = o;
 }
@@ -578,7 +572,7 @@ fn lazy_attach_maps_on_first_touch() {
     w.write(OWNER, o.base + 2 * MIB + 8, 12).unwrap();
     w.spawn(C, None);
     let lazy = Request::AttachLazy { object: o.id, prot: Prot::Read };
-    assert!(matches!(w.req(C, lazy), Ok(Reply::Attached { .. })));
+    assert!(matches!(w.req(C, lazy), Ok(Reply::AttachLazy(_))));
     assert_eq!(w.s.kernel().window_pages(w.vspaces[&C]).len(), 1);
     assert_eq!(w.read(C, o.base + PAGE), Err(Fault::NotMapped));
     let tc = w.tasks[&C];
@@ -588,18 +582,27 @@ fn lazy_attach_maps_on_first_touch() {
         w.check();
         r
     };
-    assert_eq!(resolve(&mut w, o.base + PAGE + 8, false), Ok(Reply::Done));
+    assert_eq!(resolve(&mut w, o.base + PAGE + 8, false), Ok(Reply::ResolveFault(FaultOutcome::Resume)));
     assert_eq!(w.read(C, o.base + PAGE), Ok(11));
-    assert_eq!(resolve(&mut w, o.base + 2 * MIB + 8, false), Ok(Reply::Done));
+    assert_eq!(resolve(&mut w, o.base + 2 * MIB + 8, false), Ok(Reply::ResolveFault(FaultOutcome::Resume)));
     assert_eq!(w.read(C, o.base + 2 * MIB + 8), Ok(12));
     // Read-only rights: the repaired page is read-only, a write is refused.
-    assert_eq!(resolve(&mut w, o.base + PAGE, true), Ok(Reply::Unrepaired(FaultReason::AccessViolation)));
+    assert_eq!(
+        resolve(&mut w, o.base + PAGE, true),
+        Ok(Reply::ResolveFault(FaultOutcome::Report(FaultReason::AccessViolation)))
+    );
     // A pending page taken by munmap_peer, or cut by a shrink, is not given back.
     let un = Request::MunmapPeer { target: Target::Pid(C), addr: o.base + 2 * PAGE, len: PAGE };
     w.req(OWNER, un).unwrap();
-    assert_eq!(resolve(&mut w, o.base + 2 * PAGE, false), Ok(Reply::Unrepaired(FaultReason::NotMapped)));
+    assert_eq!(
+        resolve(&mut w, o.base + 2 * PAGE, false),
+        Ok(Reply::ResolveFault(FaultOutcome::Report(FaultReason::NotMapped)))
+    );
     w.req(OWNER, Request::Shrink { object: o.id, new_size: 2 * PAGE }).unwrap();
-    assert_eq!(resolve(&mut w, o.base + 3 * PAGE, false), Ok(Reply::Unrepaired(FaultReason::OutsideObject)));
+    assert_eq!(
+        resolve(&mut w, o.base + 3 * PAGE, false),
+        Ok(Reply::ResolveFault(FaultOutcome::Report(FaultReason::OutsideObject)))
+    );
     // A grow maps its new pages into a lazy attachment at once, like any other.
     grow(&mut w, OWNER, o.id, 5 * PAGE).unwrap();
     w.write(OWNER, o.base + 4 * PAGE, 13).unwrap();

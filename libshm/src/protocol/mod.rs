@@ -9,6 +9,12 @@
 //! use label 0 for success (the words then start with a [`Reply`] tag) and
 //! the [`Error::code`] otherwise.
 //!
+//! Every request is one row of a table (see [`Request`]): its label,
+//! sender, cap count, fields and the type its success returns. The
+//! encoding, the strict decoding, the server's [`Handler`] trait and the
+//! typed [`Client`] calls all follow from the rows. The supervisor's own
+//! calls are a second table of the same kind, in [`supervisor`].
+//!
 //! Decoding is strict: unknown labels, short or long messages, bad enum
 //! values, non-zero reserved bits and invalid names are all refused, each
 //! with its own error, so that a hostile client learns exactly what it did
@@ -24,6 +30,14 @@
 //! ```
 
 use core::fmt;
+
+pub mod supervisor;
+mod table;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use table::protocol;
 
 /// Message registers in one seL4 IPC message (`seL4_MsgMaxLength`).
 pub const MSG_MAX_WORDS: usize = 120;
@@ -436,12 +450,6 @@ impl Mode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId(pub u32);
 
-impl ObjectId {
-    fn from_word(w: u64) -> Result<ObjectId, Error> {
-        u32::try_from(w).map(ObjectId).map_err(|_| Error::BadValue)
-    }
-}
-
 /// POSIX `MAP_SHARED`.
 pub const MAP_SHARED: u64 = 0x01;
 const _: () = assert!(MAP_SHARED == 1);
@@ -512,38 +520,6 @@ pub enum Target {
     Alias(Name),
 }
 
-const TARGET_WORDS: usize = 1 + NAME_WORDS;
-
-impl Target {
-    fn write(&self, w: &mut Writer<'_>) {
-        let (tag, value) = match self {
-            Target::Pid(p) => (0, [u64::from(*p), 0, 0, 0]),
-            Target::Task(t) => (1, [t.to_word(), 0, 0, 0]),
-            Target::Alias(n) => (2, n.to_words()),
-        };
-        w.put(tag);
-        value.iter().for_each(|&v| w.put(v));
-    }
-
-    fn read(r: &mut Reader<'_>) -> Result<Target, Error> {
-        let tag = r.get()?;
-        let value = r.name_words()?;
-        let numeric = |v: [u64; NAME_WORDS]| {
-            if v[1..].iter().any(|&x| x != 0) {
-                Err(Error::BadValue)
-            } else {
-                Ok(v[0])
-            }
-        };
-        match tag {
-            0 => Pid::try_from(numeric(value)?).map(Target::Pid).map_err(|_| Error::BadValue),
-            1 => TaskId::from_word(numeric(value)?).map(Target::Task),
-            2 => Name::from_words(&value).map(Target::Alias),
-            _ => Err(Error::BadValue),
-        }
-    }
-}
-
 /// Who may send a request.
 ///
 /// ```
@@ -558,251 +534,25 @@ pub enum Sender {
     Supervisor,
 }
 
-/// A field's place on the wire: how it is written and how it is read back,
-/// strictly (a value outside its type is [`Error::BadValue`] or the type's
-/// own error).
-trait Wire: Sized {
-    fn put(&self, w: &mut Writer<'_>);
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error>;
-}
-
-impl Wire for u64 {
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(*self)
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        r.get()
-    }
-}
-
-impl Wire for bool {
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(u64::from(*self))
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        match r.get()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(Error::BadValue),
-        }
-    }
-}
-
-impl Wire for Name {
-    fn put(&self, w: &mut Writer<'_>) {
-        w.name(self)
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        r.name()
-    }
-}
-
-/// No name: all [`NAME_WORDS`] zero.
-impl Wire for Option<Name> {
-    fn put(&self, w: &mut Writer<'_>) {
+impl Sender {
+    /// The error a request gets when sent by the wrong kind of caller: a
+    /// process asking for a supervisor's operation, or the reverse.
+    ///
+    /// ```
+    /// use libshm::protocol::{Error, Sender};
+    /// assert_eq!(Sender::Supervisor.refusal(), Error::NotSupervisor);
+    /// ```
+    pub const fn refusal(self) -> Error {
         match self {
-            Some(n) => w.name(n),
-            None => (0..NAME_WORDS).for_each(|_| w.put(0)),
-        }
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        let words = r.name_words()?;
-        if words == [0; NAME_WORDS] {
-            Ok(None)
-        } else {
-            Name::from_words(&words).map(Some)
+            Sender::Supervisor => Error::NotSupervisor,
+            Sender::Process => Error::UnknownProcess,
         }
     }
 }
 
-impl Wire for ObjectId {
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(self.0.into())
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        r.object()
-    }
-}
+protocol! {
+    callers { Process, Supervisor }
 
-impl Wire for Prot {
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(self.bits())
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        r.prot()
-    }
-}
-
-impl Wire for Mode {
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(*self as u64)
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        Mode::from_word(r.get()?)
-    }
-}
-
-impl Wire for MapFlags {
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(self.bits())
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        MapFlags::from_bits(r.get()?)
-    }
-}
-
-impl Wire for Target {
-    fn put(&self, w: &mut Writer<'_>) {
-        self.write(w)
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        Target::read(r)
-    }
-}
-
-impl Wire for TaskId {
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(self.to_word())
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        TaskId::from_word(r.get()?)
-    }
-}
-
-/// The requests, one row each: name, label, who may send it, how many caps
-/// travel with it, and its fields in wire order. The [`Op`] labels, the
-/// [`Request`] enum, its sender, cap count, encoding and strict decoding all
-/// follow from the rows; adding a request is adding a row (and its case in
-/// the server, which the compiler asks for).
-macro_rules! requests {
-    (
-        $(#[$em:meta])*
-        enum Request;
-        $(
-            $(#[$m:meta])*
-            $name:ident = $label:literal, from $sender:ident, caps $caps:literal {
-                $( $(#[$fm:meta])* $field:ident : $ty:ty, )*
-            }
-        )*
-    ) => {
-        /// The operation of a request, carried as the message label.
-        ///
-        /// ```
-        /// use libshm::protocol::Op;
-        /// assert_eq!(Op::from_label(Op::Grow.label()), Some(Op::Grow));
-        /// assert_eq!(Op::from_label(0), None);
-        /// assert!(Op::from_label(1 << 19).is_none());
-        /// ```
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Op {
-            $(
-                #[doc = concat!("The label of [`Request::", stringify!($name), "`].")]
-                $name = $label,
-            )*
-        }
-
-        impl Op {
-            /// Every operation.
-            pub const ALL: &'static [Op] = &[$(Op::$name,)*];
-
-            /// The label value.
-            pub const fn label(self) -> u64 {
-                self as u64
-            }
-
-            /// The operation for a label, if any.
-            pub const fn from_label(label: u64) -> Option<Op> {
-                match label {
-                    $($label => Some(Op::$name),)*
-                    _ => None,
-                }
-            }
-        }
-
-        $(#[$em])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Request {
-            $(
-                $(#[$m])*
-                $name { $( $(#[$fm])* $field: $ty, )* },
-            )*
-        }
-
-        impl Request {
-            /// The operation.
-            ///
-            /// ```
-            /// use libshm::protocol::{ObjectId, Op, Request};
-            /// assert_eq!(Request::Detach { object: ObjectId(1) }.op(), Op::Detach);
-            /// ```
-            pub fn op(&self) -> Op {
-                match self {
-                    $(Request::$name { .. } => Op::$name,)*
-                }
-            }
-
-            /// Who may send it.
-            pub fn sender(&self) -> Sender {
-                match self {
-                    $(Request::$name { .. } => Sender::$sender,)*
-                }
-            }
-
-            /// How many caps must travel with the message (the server refuses a
-            /// message with any other number).
-            ///
-            /// ```
-            /// use libshm::protocol::{Request, TaskId};
-            /// let r = Request::RegisterProcess { task: TaskId::new(1, 0).unwrap(), alias: None };
-            /// assert_eq!(r.caps_expected(), 1);
-            /// ```
-            pub fn caps_expected(&self) -> usize {
-                match self {
-                    $(Request::$name { .. } => $caps,)*
-                }
-            }
-
-            /// Encodes into `words`; returns the label and the number of words used.
-            ///
-            /// # Panics
-            /// If `words` is shorter than [`Request::MAX_WORDS`].
-            ///
-            /// ```
-            /// use libshm::protocol::{Name, Request};
-            /// let mut w = [0; Request::MAX_WORDS];
-            /// let (_, len) = Request::Open { name: Name::new("t").unwrap() }.encode(&mut w);
-            /// assert_eq!(len, 4);
-            /// ```
-            pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
-                let mut w = Writer { words, len: 0 };
-                match self {
-                    $(Request::$name { $($field,)* } => { $( Wire::put($field, &mut w); )* })*
-                }
-                (self.op().label(), w.len)
-            }
-
-            /// Decodes a received message: `words` is exactly the message's words.
-            ///
-            /// ```
-            /// use libshm::protocol::{Error, Request};
-            /// assert_eq!(Request::decode(999, &[]), Err(Error::UnknownLabel));
-            /// assert_eq!(Request::decode(12, &[1, 2]), Err(Error::LongMessage));
-            /// ```
-            pub fn decode(label: u64, words: &[u64]) -> Result<Request, Error> {
-                let op = Op::from_label(label).ok_or(Error::UnknownLabel)?;
-                let mut r = Reader { words, pos: 0 };
-                // Fields are read in the order written: the row's order.
-                let req = match op {
-                    $(Op::$name => Request::$name { $( $field: Wire::get(&mut r)?, )* },)*
-                };
-                r.end()?;
-                Ok(req)
-            }
-        }
-    };
-}
-
-requests! {
     /// A decoded request. Field order on the wire is the order written here,
     /// one word each, except names ([`NAME_WORDS`] words) and targets
     /// ([`Target`]'s layout).
@@ -824,21 +574,80 @@ requests! {
     /// ```
     enum Request;
 
+    /// The memory manager's side: a method per request, given the caller
+    /// (a live process's [`TaskId`], or the supervisor) and the fields.
+    /// [`Request::serve`] calls the right one.
+    ///
+    /// ```
+    /// use libshm::protocol::*;
+    /// /// Knows one object and nothing else.
+    /// struct One;
+    /// impl Handler for One {
+    ///     type Process = TaskId;
+    ///     type Supervisor = ();
+    ///     fn open(&mut self, _: TaskId, name: Name) -> Result<ObjectInfo, Error> {
+    ///         let info = ObjectInfo { id: ObjectId(1), mode: Mode::Peer, base: 1 << 37, size: 4096, max_size: 4096 };
+    ///         if name.as_str() == "one" { Ok(info) } else { Err(Error::UnknownName) }
+    ///     }
+    ///     // ...and every other request refused:
+    ///     # fn register_alias(&mut self, _: TaskId, _: Name) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn lookup_alias(&mut self, _: TaskId, _: Name) -> Result<TaskId, Error> { Err(Error::NotPermitted) }
+    ///     # fn create(&mut self, _: TaskId, _: Name, _: Mode, _: u64, _: u64, _: Prot) -> Result<ObjectInfo, Error> { Err(Error::NotPermitted) }
+    ///     # fn attach(&mut self, _: TaskId, _: ObjectId, _: Prot) -> Result<AttachInfo, Error> { Err(Error::NotPermitted) }
+    ///     # fn detach(&mut self, _: TaskId, _: ObjectId) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn mmap_peer(&mut self, _: TaskId, _: Target, _: u64, _: u64, _: Prot, _: MapFlags, _: ObjectId, _: u64) -> Result<u64, Error> { Err(Error::NotPermitted) }
+    ///     # fn munmap_peer(&mut self, _: TaskId, _: Target, _: u64, _: u64) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn grow(&mut self, _: TaskId, _: ObjectId, _: u64) -> Result<u64, Error> { Err(Error::NotPermitted) }
+    ///     # fn shrink(&mut self, _: TaskId, _: ObjectId, _: u64) -> Result<u64, Error> { Err(Error::NotPermitted) }
+    ///     # fn set_root(&mut self, _: TaskId, _: ObjectId, _: u64) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn get_root(&mut self, _: TaskId, _: ObjectId) -> Result<u64, Error> { Err(Error::NotPermitted) }
+    ///     # fn stat(&mut self, _: TaskId, _: ObjectId) -> Result<ObjectStat, Error> { Err(Error::NotPermitted) }
+    ///     # fn destroy(&mut self, _: TaskId, _: ObjectId) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn attach_lazy(&mut self, _: TaskId, _: ObjectId, _: Prot) -> Result<AttachInfo, Error> { Err(Error::NotPermitted) }
+    ///     # fn register_process(&mut self, _: (), _: TaskId, _: Option<Name>) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn unregister_process(&mut self, _: (), _: TaskId) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn resolve_fault(&mut self, _: (), _: TaskId, _: u64, _: bool) -> Result<FaultOutcome, Error> { Err(Error::NotPermitted) }
+    /// }
+    /// let me = TaskId::new(1, 0).unwrap();
+    /// let r = Request::Open { name: Name::new("one").unwrap() }.serve(&mut One, Caller::Process(me));
+    /// assert!(matches!(r, Ok(Reply::Open(ObjectInfo { id: ObjectId(1), .. }))));
+    /// let r = Request::UnregisterProcess { task: me }.serve(&mut One, Caller::Process(me));
+    /// assert_eq!(r, Err(Error::NotSupervisor));
+    /// ```
+    trait Handler;
+
+    /// The sender's side: a typed method per request over one
+    /// [`exchange`](Client::exchange) of words. On seL4, `libshm::client::Ipc`
+    /// is the client; here, one that answers every call with an error:
+    ///
+    /// ```
+    /// use libshm::protocol::*;
+    /// struct Busy;
+    /// impl Client for Busy {
+    ///     fn exchange(&mut self, _: u64, _: &mut [u64; MSG_MAX_WORDS], _: usize, _: usize) -> (u64, usize) {
+    ///         (Error::ObjectBusy.code(), 0)
+    ///     }
+    /// }
+    /// assert_eq!(Busy.destroy(ObjectId(1)), Err(Error::ObjectBusy));
+    /// assert_eq!(Busy.grow(ObjectId(1), 8192), Err(Error::ObjectBusy));
+    /// ```
+    trait Client;
+
     /// Give the caller `name` as its alias (replacing any it had).
-    RegisterAlias = 1, from Process, caps 0 {
+    RegisterAlias = 1, fn register_alias, from Process, caps 0 {
         /// The alias.
         name: Name,
-    }
+    } -> ();
 
     /// The task registered under an alias.
-    LookupAlias = 2, from Process, caps 0 {
+    LookupAlias = 2, fn lookup_alias, from Process, caps 0 {
         /// The alias.
         name: Name,
-    }
+    } -> TaskId;
 
     /// Create an object named `name`; the caller becomes its owner (and is
     /// not yet attached).
-    Create = 3, from Process, caps 0 {
+    Create = 3, fn create, from Process, caps 0 {
         /// Its name, unique among live objects.
         name: Name,
         /// Peer or client-server.
@@ -850,30 +659,30 @@ requests! {
         /// Client-server: the widest rights a client may attach itself with.
         /// Peer mode: must be `ReadWrite` (all peers are equal).
         client_prot: Prot,
-    }
+    } -> ObjectInfo;
 
     /// Find a live object by name.
-    Open = 4, from Process, caps 0 {
+    Open = 4, fn open, from Process, caps 0 {
         /// Its name.
         name: Name,
-    }
+    } -> ObjectInfo;
 
     /// Attach the caller: maps every current page at the object's address.
-    Attach = 5, from Process, caps 0 {
+    Attach = 5, fn attach, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// The rights asked for.
         prot: Prot,
-    }
+    } -> AttachInfo;
 
     /// Detach the caller: unmaps all of the object from it.
-    Detach = 6, from Process, caps 0 {
+    Detach = 6, fn detach, from Process, caps 0 {
         /// The object.
         object: ObjectId,
-    }
+    } -> ();
 
     /// `mmap_peer(pid, addr, len, prot, flags, fd, off)`.
-    MmapPeer = 7, from Process, caps 0 {
+    MmapPeer = 7, fn mmap_peer, from Process, caps 0 {
         /// The process to map into (`pid`).
         target: Target,
         /// The object's address plus `offset`, or 0 meaning exactly that.
@@ -888,221 +697,101 @@ requests! {
         object: ObjectId,
         /// Offset in the object, page-aligned.
         offset: u64,
-    }
+    } -> u64;
 
     /// `munmap_peer(pid, addr, len)`.
-    MunmapPeer = 8, from Process, caps 0 {
+    MunmapPeer = 8, fn munmap_peer, from Process, caps 0 {
         /// The process to unmap from.
         target: Target,
         /// Page-aligned address inside one object.
         addr: u64,
         /// Bytes, page-aligned.
         len: u64,
-    }
+    } -> ();
 
     /// Grow an object to `new_size` bytes, mapping the new pages into every
     /// attached process before replying.
-    Grow = 9, from Process, caps 0 {
+    Grow = 9, fn grow, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// The new size: larger than the current one, page-aligned.
         new_size: u64,
-    }
+    } -> u64;
 
     /// Shrink an object to `new_size` bytes; the cut pages leave every
     /// process at once. A 2 MiB frame goes whole or not at all, so the new
     /// size must not fall inside one; a root offset past the new end is
     /// reset to 0.
-    Shrink = 10, from Process, caps 0 {
+    Shrink = 10, fn shrink, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// The new size: smaller, page-aligned, at least the header page.
         new_size: u64,
-    }
+    } -> u64;
 
     /// Record the offset of the data structure's root in the header.
-    SetRoot = 11, from Process, caps 0 {
+    SetRoot = 11, fn set_root, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// An offset inside the object.
         offset: u64,
-    }
+    } -> ();
 
     /// The root offset.
-    GetRoot = 12, from Process, caps 0 {
+    GetRoot = 12, fn get_root, from Process, caps 0 {
         /// The object.
         object: ObjectId,
-    }
+    } -> u64;
 
     /// Describe an object.
-    Stat = 13, from Process, caps 0 {
+    Stat = 13, fn stat, from Process, caps 0 {
         /// The object.
         object: ObjectId,
-    }
+    } -> ObjectStat;
 
     /// Destroy an object that no other process is attached to.
-    Destroy = 14, from Process, caps 0 {
+    Destroy = 14, fn destroy, from Process, caps 0 {
         /// The object.
         object: ObjectId,
-    }
+    } -> ();
 
     /// Attach the caller lazily: only the header page is mapped now; every
     /// other page it is entitled to is mapped by the memory manager on the
     /// first touch (the supervisor forwards the fault), with no message to
     /// the app. For a process that touches little of a large object, and
     /// the documented way to reach lazy repair.
-    AttachLazy = 15, from Process, caps 0 {
+    AttachLazy = 15, fn attach_lazy, from Process, caps 0 {
         /// The object.
         object: ObjectId,
         /// The rights asked for.
         prot: Prot,
-    }
+    } -> AttachInfo;
 
     /// Supervisor only: register a process. Exactly one cap (its VSpace root)
     /// must travel with the message.
-    RegisterProcess = 32, from Supervisor, caps 1 {
+    RegisterProcess = 32, fn register_process, from Supervisor, caps 1 {
         /// The new incarnation.
         task: TaskId,
         /// Its alias, if any.
         alias: Option<Name>,
-    }
+    } -> ();
 
     /// Supervisor only: a process died; forget it.
-    UnregisterProcess = 33, from Supervisor, caps 0 {
+    UnregisterProcess = 33, fn unregister_process, from Supervisor, caps 0 {
         /// The incarnation that died.
         task: TaskId,
-    }
+    } -> ();
 
-    /// Supervisor only: `task` took a VM fault at `addr`. The reply is
-    /// [`Reply::Done`] when the page is mapped again (resume the thread) or
-    /// [`Reply::Unrepaired`] with the reason.
-    ResolveFault = 34, from Supervisor, caps 0 {
+    /// Supervisor only: `task` took a VM fault at `addr`. The reply says
+    /// whether the page is mapped again (resume the thread) or, if not, why.
+    ResolveFault = 34, fn resolve_fault, from Supervisor, caps 0 {
         /// The incarnation that faulted.
         task: TaskId,
         /// The faulting address.
         addr: u64,
         /// Whether the access was a write.
         write: bool,
-    }
-}
-
-/// Writes words in order, panicking past the buffer (a caller bug: every
-/// message fits in [`Request::MAX_WORDS`]).
-struct Writer<'a> {
-    words: &'a mut [u64],
-    len: usize,
-}
-
-impl Writer<'_> {
-    fn put(&mut self, w: u64) {
-        self.words[self.len] = w;
-        self.len += 1;
-    }
-    fn name(&mut self, n: &Name) {
-        n.to_words().iter().for_each(|&w| self.put(w));
-    }
-}
-
-/// Reads words in order, refusing short and long messages.
-struct Reader<'a> {
-    words: &'a [u64],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn get(&mut self) -> Result<u64, Error> {
-        let w = *self.words.get(self.pos).ok_or(Error::ShortMessage)?;
-        self.pos += 1;
-        Ok(w)
-    }
-    fn name_words(&mut self) -> Result<[u64; NAME_WORDS], Error> {
-        let mut n = [0; NAME_WORDS];
-        for w in &mut n {
-            *w = self.get()?;
-        }
-        Ok(n)
-    }
-    fn name(&mut self) -> Result<Name, Error> {
-        Name::from_words(&self.name_words()?)
-    }
-    fn object(&mut self) -> Result<ObjectId, Error> {
-        ObjectId::from_word(self.get()?)
-    }
-    fn prot(&mut self) -> Result<Prot, Error> {
-        Prot::from_bits(self.get()?)
-    }
-    fn end(self) -> Result<(), Error> {
-        if self.pos == self.words.len() {
-            Ok(())
-        } else {
-            Err(Error::LongMessage)
-        }
-    }
-}
-
-const _: () = assert!(Request::MAX_WORDS <= MSG_MAX_WORDS);
-
-impl Request {
-    /// The most words any request takes; a buffer this long always suffices.
-    pub const MAX_WORDS: usize = 2 * TARGET_WORDS + 6;
-
-    /// Whether only the supervisor may send it.
-    ///
-    /// ```
-    /// use libshm::protocol::{ObjectId, Request};
-    /// assert!(!Request::Stat { object: ObjectId(1) }.is_supervisor_only());
-    /// ```
-    pub fn is_supervisor_only(&self) -> bool {
-        self.sender() == Sender::Supervisor
-    }
-}
-
-/// What a successful request returns.
-///
-/// ```
-/// use libshm::protocol::{Reply, Response, MSG_MAX_WORDS};
-/// let r = Response::Ok(Reply::Root { offset: 4096 });
-/// let mut w = [0; MSG_MAX_WORDS];
-/// let (label, len) = r.encode(&mut w);
-/// assert_eq!(label, 0);
-/// assert_eq!(Response::decode(label, &w[..len]), Ok(r));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// Nothing to return (`ResolveFault`: the page is mapped, resume).
-    Done,
-    /// `ResolveFault`: not the memory manager's to repair, and why.
-    Unrepaired(FaultReason),
-    /// `LookupAlias`: the task.
-    Task(TaskId),
-    /// `Create`, `Open`: the object.
-    Object(ObjectInfo),
-    /// `Attach`: where it is and where its data structure starts.
-    Attached {
-        /// The object's address (the same in every process).
-        base: u64,
-        /// Its current size.
-        size: u64,
-        /// The root offset (patent ¶19, ¶49).
-        root: u64,
-    },
-    /// `MmapPeer`: the address mapped.
-    Mapped {
-        /// `base + offset`.
-        addr: u64,
-    },
-    /// `Grow`, `Shrink`: the new size.
-    Size {
-        /// Bytes.
-        size: u64,
-    },
-    /// `GetRoot`.
-    Root {
-        /// The root offset.
-        offset: u64,
-    },
-    /// `Stat`.
-    Stat(ObjectStat),
+    } -> FaultOutcome;
 }
 
 /// An object's identity and geometry.
@@ -1146,33 +835,6 @@ pub struct ObjectStat {
     pub rights: Option<Prot>,
     /// The owner's pid.
     pub owner: Pid,
-}
-
-/// A response: label 0 and a [`Reply`], or the label [`Error::code`] and no
-/// words.
-///
-/// ```
-/// use libshm::protocol::{Error, Response, MSG_MAX_WORDS};
-/// let mut w = [0; MSG_MAX_WORDS];
-/// let (label, len) = Response::Err(Error::NotOwner).encode(&mut w);
-/// assert_eq!((label, len), (Error::NotOwner.code(), 0));
-/// assert_eq!(Response::decode(label, &[]), Ok(Response::Err(Error::NotOwner)));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Response {
-    /// Success.
-    Ok(Reply),
-    /// Failure; nothing changed.
-    Err(Error),
-}
-
-impl From<Result<Reply, Error>> for Response {
-    fn from(r: Result<Reply, Error>) -> Response {
-        match r {
-            Ok(v) => Response::Ok(v),
-            Err(e) => Response::Err(e),
-        }
-    }
 }
 
 /// Why the memory manager did not repair a fault in the shared window (the
@@ -1224,151 +886,35 @@ impl FaultReason {
     }
 }
 
-const REPLY_DONE: u64 = 0;
-const REPLY_TASK: u64 = 1;
-const REPLY_OBJECT: u64 = 2;
-const REPLY_ATTACHED: u64 = 3;
-const REPLY_MAPPED: u64 = 4;
-const REPLY_SIZE: u64 = 5;
-const REPLY_ROOT: u64 = 6;
-const REPLY_STAT: u64 = 7;
-const REPLY_UNREPAIRED: u64 = 8;
-const NO_RIGHTS: u64 = 0;
-
-impl ObjectInfo {
-    fn write(&self, w: &mut Writer<'_>) {
-        w.put(self.id.0.into());
-        w.put(self.mode as u64);
-        w.put(self.base);
-        w.put(self.size);
-        w.put(self.max_size);
-    }
-    fn read(r: &mut Reader<'_>) -> Result<ObjectInfo, Error> {
-        Ok(ObjectInfo {
-            id: r.object()?,
-            mode: Mode::from_word(r.get()?)?,
-            base: r.get()?,
-            size: r.get()?,
-            max_size: r.get()?,
-        })
-    }
+/// Where an attached object is: what `Attach` and `AttachLazy` return.
+///
+/// ```
+/// let a = libshm::protocol::AttachInfo { base: 1 << 37, size: 8192, root: 4096 };
+/// assert!(a.root < a.size);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttachInfo {
+    /// The object's address (the same in every process).
+    pub base: u64,
+    /// Its current size.
+    pub size: u64,
+    /// The root offset (patent ¶19, ¶49).
+    pub root: u64,
 }
 
-const _: () = assert!(Response::MAX_WORDS <= MSG_MAX_WORDS);
-
-impl Response {
-    /// The result as a `Result`.
-    ///
-    /// ```
-    /// use libshm::protocol::{Reply, Response};
-    /// assert_eq!(Response::Ok(Reply::Done).into_result(), Ok(Reply::Done));
-    /// ```
-    pub fn into_result(self) -> Result<Reply, Error> {
-        match self {
-            Response::Ok(v) => Ok(v),
-            Response::Err(e) => Err(e),
-        }
-    }
-
-    /// Encodes into `words`; returns the label and the number of words used.
-    ///
-    /// # Panics
-    /// If `words` is shorter than [`Response::MAX_WORDS`].
-    ///
-    /// ```
-    /// use libshm::protocol::{Reply, Response};
-    /// let mut w = [0; Response::MAX_WORDS];
-    /// assert_eq!(Response::Ok(Reply::Done).encode(&mut w), (0, 1));
-    /// ```
-    pub fn encode(&self, words: &mut [u64]) -> (u64, usize) {
-        let reply = match self {
-            Response::Err(e) => return (e.code(), 0),
-            Response::Ok(r) => r,
-        };
-        let mut w = Writer { words, len: 0 };
-        match reply {
-            Reply::Done => w.put(REPLY_DONE),
-            Reply::Task(t) => {
-                w.put(REPLY_TASK);
-                w.put(t.to_word());
-            }
-            Reply::Object(info) => {
-                w.put(REPLY_OBJECT);
-                info.write(&mut w);
-            }
-            Reply::Attached { base, size, root } => {
-                w.put(REPLY_ATTACHED);
-                w.put(*base);
-                w.put(*size);
-                w.put(*root);
-            }
-            Reply::Unrepaired(reason) => {
-                w.put(REPLY_UNREPAIRED);
-                w.put(*reason as u64);
-            }
-            Reply::Mapped { addr } => {
-                w.put(REPLY_MAPPED);
-                w.put(*addr);
-            }
-            Reply::Size { size } => {
-                w.put(REPLY_SIZE);
-                w.put(*size);
-            }
-            Reply::Root { offset } => {
-                w.put(REPLY_ROOT);
-                w.put(*offset);
-            }
-            Reply::Stat(s) => {
-                w.put(REPLY_STAT);
-                s.info.write(&mut w);
-                w.put(s.root);
-                w.put(s.attached.into());
-                w.put(s.rights.map_or(NO_RIGHTS, Prot::bits));
-                w.put(s.owner.into());
-            }
-        }
-        (0, w.len)
-    }
-
-    /// The most words any response takes.
-    pub const MAX_WORDS: usize = 10;
-
-    /// Decodes a received response, as strictly as [`Request::decode`].
-    ///
-    /// ```
-    /// use libshm::protocol::{Error, Response};
-    /// assert_eq!(Response::decode(0, &[]), Err(Error::ShortMessage));
-    /// ```
-    pub fn decode(label: u64, words: &[u64]) -> Result<Response, Error> {
-        if label != 0 {
-            let e = Error::from_code(label).ok_or(Error::UnknownLabel)?;
-            return if words.is_empty() { Ok(Response::Err(e)) } else { Err(Error::LongMessage) };
-        }
-        let mut r = Reader { words, pos: 0 };
-        let reply = match r.get()? {
-            REPLY_DONE => Reply::Done,
-            REPLY_TASK => Reply::Task(TaskId::from_word(r.get()?)?),
-            REPLY_OBJECT => Reply::Object(ObjectInfo::read(&mut r)?),
-            REPLY_ATTACHED => Reply::Attached { base: r.get()?, size: r.get()?, root: r.get()? },
-            REPLY_MAPPED => Reply::Mapped { addr: r.get()? },
-            REPLY_UNREPAIRED => Reply::Unrepaired(FaultReason::from_word(r.get()?)?),
-            REPLY_SIZE => Reply::Size { size: r.get()? },
-            REPLY_ROOT => Reply::Root { offset: r.get()? },
-            REPLY_STAT => Reply::Stat(ObjectStat {
-                info: ObjectInfo::read(&mut r)?,
-                root: r.get()?,
-                attached: u16::try_from(r.get()?).map_err(|_| Error::BadValue)?,
-                rights: match r.get()? {
-                    NO_RIGHTS => None,
-                    bits => Some(Prot::from_bits(bits)?),
-                },
-                owner: Pid::try_from(r.get()?).map_err(|_| Error::BadValue)?,
-            }),
-            _ => return Err(Error::BadValue),
-        };
-        r.end()?;
-        Ok(Response::Ok(reply))
-    }
+/// What to do with a thread that faulted in the shared window: what
+/// `ResolveFault` returns.
+///
+/// ```
+/// use libshm::protocol::{FaultOutcome, FaultReason};
+/// assert_ne!(FaultOutcome::Resume, FaultOutcome::Report(FaultReason::NotMapped));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOutcome {
+    /// The page is (again) mapped: reply to the fault and the thread resumes.
+    Resume,
+    /// Not the memory manager's to repair: the supervisor reports why.
+    Report(FaultReason),
 }
 
 /// POSIX error numbers (Linux values) that the protocol's errors map to.
@@ -1574,248 +1120,5 @@ errors! {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?} ({:?})", self, self.errno())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use std::collections::HashSet;
-    use std::vec::Vec;
-
-    #[test]
-    fn error_codes_are_distinct_and_fit_the_label() {
-        let codes: HashSet<u64> = Error::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes.len(), Error::ALL.len());
-        for e in Error::ALL {
-            assert!(e.code() != 0 && e.code() < 1 << LABEL_BITS);
-            assert_eq!(e.code() >> ERRNO_SHIFT, e.errno() as u64);
-            assert_eq!(Error::from_code(e.code()), Some(*e));
-        }
-    }
-
-    #[test]
-    fn labels_are_distinct_and_small() {
-        let labels: HashSet<u64> = Op::ALL.iter().map(|o| o.label()).collect();
-        assert_eq!(labels.len(), Op::ALL.len());
-        assert!(Op::ALL.iter().all(|o| o.label() != 0 && o.label() < 1 << LABEL_BITS));
-    }
-
-    #[test]
-    fn badge_layout() {
-        let t = TaskId::new(0xffff, (1 << GENERATION_BITS) - 1).unwrap();
-        let b = Badge::Process(t).encode();
-        assert!(b < 1 << BADGE_BITS);
-        assert_eq!(b, BADGE_PROCESS_BIT | 0xffff | 0x7ff << 16);
-        assert_eq!(Badge::decode(b), Ok(Badge::Process(t)));
-        // Everything else in the 28 bits without the process bit is invalid.
-        assert_eq!(Badge::decode(2), Err(Error::BadBadge));
-        assert_eq!(Badge::decode(BADGE_PROCESS_BIT >> 1), Err(Error::BadBadge));
-    }
-
-    #[test]
-    fn target_rejects_garbage_in_padding() {
-        let mut w = [0; Request::MAX_WORDS];
-        let req = Request::MunmapPeer { target: Target::Pid(4), addr: 0, len: 0 };
-        let (label, len) = req.encode(&mut w);
-        w[2] = 1;
-        assert_eq!(Request::decode(label, &w[..len]), Err(Error::BadValue));
-        w[2] = 0;
-        w[0] = 3;
-        assert_eq!(Request::decode(label, &w[..len]), Err(Error::BadValue));
-        w[0] = 0;
-        w[1] = 1 << 16;
-        assert_eq!(Request::decode(label, &w[..len]), Err(Error::BadValue));
-    }
-
-    #[test]
-    fn name_rules() {
-        assert!(Name::new(&"x".repeat(NAME_MAX)).is_ok());
-        assert!(Name::new(&"x".repeat(NAME_MAX + 1)).is_err());
-        assert!(Name::from_bytes(b"a\0b").is_err());
-        assert!(Name::from_bytes(b"tab\t").is_err());
-    }
-
-    fn name() -> impl Strategy<Value = Name> {
-        "[!-~]{1,32}".prop_map(|s| Name::new(&s).unwrap())
-    }
-
-    fn task() -> impl Strategy<Value = TaskId> {
-        (any::<u16>(), 0u16..1 << GENERATION_BITS).prop_map(|(p, g)| TaskId::new(p, g).unwrap())
-    }
-
-    fn prot() -> impl Strategy<Value = Prot> {
-        prop_oneof![Just(Prot::Read), Just(Prot::ReadWrite)]
-    }
-
-    fn target() -> impl Strategy<Value = Target> {
-        prop_oneof![
-            any::<u16>().prop_map(Target::Pid),
-            task().prop_map(Target::Task),
-            name().prop_map(Target::Alias)
-        ]
-    }
-
-    /// Labels: mostly an operation's, sometimes near them, sometimes any.
-    fn label() -> impl Strategy<Value = u64> {
-        let ops: Vec<u64> = Op::ALL.iter().map(|o| o.label()).collect();
-        prop_oneof![3 => proptest::sample::select(ops), 1 => 0u64..64, 1 => any::<u64>()]
-    }
-
-    /// Words of the kinds fields hold: small values, printable name bytes
-    /// (zero-padded or not), anything.
-    fn word() -> impl Strategy<Value = u64> {
-        prop_oneof![
-            2 => 0u64..4,
-            1 => Just(0u64),
-            2 => proptest::collection::vec(b'!'..=b'~', 0..=8).prop_map(|b| {
-                b.iter().rev().fold(0u64, |w, &c| w << 8 | u64::from(c))
-            }),
-            2 => any::<u64>(),
-        ]
-    }
-
-    /// Messages mostly as long as requests are, sometimes up to the most
-    /// a message holds.
-    fn words() -> impl Strategy<Value = Vec<u64>> {
-        prop_oneof![4 => 0..=Request::MAX_WORDS + 1, 1 => 0..=MSG_MAX_WORDS]
-            .prop_flat_map(|n| proptest::collection::vec(word(), n))
-    }
-
-    /// Decoding never panics; a success round-trips, a failure is the
-    /// decoder's (never one only the server's state could give).
-    fn decodes_strictly(label: u64, words: &[u64]) -> Result<(), TestCaseError> {
-        const DECODER_ERRORS: [Error; 5] =
-            [Error::UnknownLabel, Error::ShortMessage, Error::LongMessage, Error::BadValue, Error::BadName];
-        match Request::decode(label, words) {
-            Ok(req) => {
-                let mut w = [0; Request::MAX_WORDS];
-                let (l, len) = req.encode(&mut w);
-                prop_assert_eq!((l, &w[..len]), (label, words));
-            }
-            Err(e) => prop_assert!(DECODER_ERRORS.contains(&e), "{:?}", e),
-        }
-        let _ = Response::decode(label, words);
-        Ok(())
-    }
-
-    fn request() -> impl Strategy<Value = Request> {
-        let obj = any::<u32>().prop_map(ObjectId);
-        let mode = prop_oneof![Just(Mode::Peer), Just(Mode::ClientServer)];
-        let flags = prop_oneof![Just(MAP_SHARED), Just(MAP_SHARED | MAP_FIXED)]
-            .prop_map(|b| MapFlags::from_bits(b).unwrap());
-        prop_oneof![
-            name().prop_map(|name| Request::RegisterAlias { name }),
-            name().prop_map(|name| Request::LookupAlias { name }),
-            name().prop_map(|name| Request::Open { name }),
-            (name(), mode, any::<u64>(), any::<u64>(), prot()).prop_map(
-                |(name, mode, size, max_size, client_prot)| Request::Create {
-                    name,
-                    mode,
-                    size,
-                    max_size,
-                    client_prot
-                }
-            ),
-            (obj.clone(), prot()).prop_map(|(object, prot)| Request::Attach { object, prot }),
-            obj.clone().prop_map(|object| Request::Detach { object }),
-            obj.clone().prop_map(|object| Request::Stat { object }),
-            obj.clone().prop_map(|object| Request::GetRoot { object }),
-            obj.clone().prop_map(|object| Request::Destroy { object }),
-            (obj.clone(), any::<u64>()).prop_map(|(object, new_size)| Request::Grow { object, new_size }),
-            (obj.clone(), any::<u64>()).prop_map(|(object, new_size)| Request::Shrink { object, new_size }),
-            (obj.clone(), any::<u64>()).prop_map(|(object, offset)| Request::SetRoot { object, offset }),
-            (target(), any::<u64>(), any::<u64>(), prot(), flags, obj.clone(), any::<u64>()).prop_map(
-                |(target, addr, len, prot, flags, object, offset)| Request::MmapPeer {
-                    target,
-                    addr,
-                    len,
-                    prot,
-                    flags,
-                    object,
-                    offset
-                }
-            ),
-            (target(), any::<u64>(), any::<u64>()).prop_map(|(target, addr, len)| Request::MunmapPeer {
-                target,
-                addr,
-                len
-            }),
-            (task(), proptest::option::of(name()))
-                .prop_map(|(task, alias)| Request::RegisterProcess { task, alias }),
-            task().prop_map(|task| Request::UnregisterProcess { task }),
-            (obj, prot()).prop_map(|(object, prot)| Request::AttachLazy { object, prot }),
-            (task(), any::<u64>(), any::<bool>()).prop_map(|(task, addr, write)| Request::ResolveFault {
-                task,
-                addr,
-                write
-            }),
-        ]
-    }
-
-    proptest! {
-        // Decoding is cheap: many cases cost little time.
-        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
-
-        #[test]
-        fn request_round_trips(req in request()) {
-            let mut w = [0; Request::MAX_WORDS];
-            let (label, len) = req.encode(&mut w);
-            prop_assert_eq!(Request::decode(label, &w[..len]), Ok(req));
-            // Every strict prefix is short, one extra word is long.
-            for cut in 0..len {
-                prop_assert_eq!(Request::decode(label, &w[..cut]), Err(Error::ShortMessage));
-            }
-            let mut longer = w[..len].to_vec();
-            longer.push(0);
-            prop_assert_eq!(Request::decode(label, &longer), Err(Error::LongMessage));
-        }
-
-        /// The decoder's fuzz target (cargo-fuzz needs nightly; this runs in
-        /// `cargo test`): arbitrary labels and words, up to a full message,
-        /// never panic; what decodes re-encodes to the same message, and
-        /// what does not gets one of the decoder's own errors.
-        #[test]
-        fn decode_arbitrary(label in label(), words in words()) {
-            decodes_strictly(label, &words)?;
-        }
-
-        /// The same on well-formed requests with one word changed, cut or
-        /// added: the near misses a hostile client would try.
-        #[test]
-        fn decode_near_misses(req in request(), at in 0..Request::MAX_WORDS, w in word(), how in 0u8..3) {
-            let mut buf = [0; Request::MAX_WORDS];
-            let (label, len) = req.encode(&mut buf);
-            let mut words = buf[..len].to_vec();
-            match how {
-                0 => if let Some(x) = words.get_mut(at) { *x = w },
-                1 => words.truncate(at),
-                _ => words.insert(at.min(len), w),
-            }
-            decodes_strictly(label, &words)?;
-        }
-
-        #[test]
-        fn response_round_trips(
-            which in 0usize..9, a in any::<u64>(), b in any::<u64>(), c in any::<u64>(),
-            t in task(), p in proptest::option::of(prot()), e in 0..Error::ALL.len(),
-        ) {
-            let info = ObjectInfo { id: ObjectId(a as u32), mode: Mode::ClientServer, base: a, size: b, max_size: c };
-            let r = match which {
-                0 => Response::Ok(Reply::Done),
-                1 => Response::Ok(Reply::Task(t)),
-                2 => Response::Ok(Reply::Object(info)),
-                3 => Response::Ok(Reply::Attached { base: a, size: b, root: c }),
-                4 => Response::Ok(Reply::Mapped { addr: a }),
-                5 => Response::Ok(Reply::Size { size: a }),
-                6 => Response::Ok(Reply::Root { offset: b }),
-                7 => Response::Ok(Reply::Stat(ObjectStat { info, root: c, attached: a as u16, rights: p, owner: t.pid() })),
-                _ => Response::Err(Error::ALL[e]),
-            };
-            let mut w = [0; Response::MAX_WORDS];
-            let (label, len) = r.encode(&mut w);
-            prop_assert_eq!(Response::decode(label, &w[..len]), Ok(r));
-        }
     }
 }
