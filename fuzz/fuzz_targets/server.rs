@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
         let badge = match head & 0x7 {
             0 => Badge::Supervisor.encode(),
             1..=4 => Badge::Process(tasks[usize::from(head & 0x7) - 1]).encode(),
-            5 => Badge::Process(tasks[0].next_generation()).encode(),
+            5 => Badge::Process(tasks[0].next_generation().unwrap()).encode(),
             _ => word(&mut data),
         };
         let cap = match head >> 3 & 0x3 {
@@ -79,6 +79,8 @@ fuzz_target!(|data: &[u8]| {
             2 => Some(s.kernel_mut().new_other_cap()),
             _ => None,
         };
+        // 3: an endpoint cap the kernel unwrapped into a badge.
+        let unwrapped = usize::from(head >> 3 & 0x3 == 3);
         let label = word(&mut data);
         let [len] = take::<1>(&mut data);
         let words: Vec<u64> = (0..usize::from(len) % (MSG_MAX_WORDS + 1)).map(|_| word(&mut data)).collect();
@@ -86,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
         let mut k = s.kernel().clone();
         cap.into_iter().for_each(|c| k.delete(c));
         let before = k.snapshot();
-        let resp = s.handle_message(badge, label, &words, cap);
+        let resp = s.handle_message(badge, label, &words, cap, unwrapped);
         if let Err(e) = resp {
             assert!(before == s.kernel().snapshot(), "refused ({e:?}) but the kernel changed");
         }

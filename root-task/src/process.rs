@@ -48,6 +48,8 @@ pub enum SpawnError {
     UnknownProgram,
     /// The system description names no process so.
     NotDescribed,
+    /// Every pid has been handed out once (pids are never reused).
+    NoIdentity,
 }
 
 impl From<Error> for SpawnError {

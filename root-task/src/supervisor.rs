@@ -137,11 +137,12 @@ pub struct Supervisor {
     reply_slots: CPtr,
     ended: [Option<Ended>; ENDED],
     next_ended: usize,
-    /// The next fresh pid. A pid names one process for life: a restart keeps
-    /// it (with the next generation), a new process never reuses a dead
-    /// one's, so nothing the memory manager keeps by pid (ownership, quota)
-    /// passes to a stranger.
-    next_pid: Pid,
+    /// The next fresh pid (`None` once all are used). A pid names one
+    /// process for life: a restart keeps it (with the next generation), a
+    /// new process never reuses a dead one's, so nothing the memory manager
+    /// keeps by pid (ownership, quota) passes to a stranger. A process that
+    /// has used up its pid's generations is restarted under a fresh pid.
+    next_pid: Option<Pid>,
     /// Faults the memory manager repaired (threads resumed unaware).
     repairs: u64,
 }
@@ -162,7 +163,7 @@ impl Supervisor {
             reply_slots: objs.slots(MAX_PROCESSES)?,
             ended: [None; ENDED],
             next_ended: 0,
-            next_pid: FIRST_PID,
+            next_pid: Some(FIRST_PID),
             repairs: 0,
         };
         sup.start_memory_manager(objs, &system.memory_manager)?;
@@ -313,18 +314,24 @@ impl Supervisor {
         self.start(objs, self.by_program(task, program, name, arg, 0), Some(stale), None)
     }
 
-    /// The identity of a new process: a fresh pid, generation 0. Pids wrap
-    /// after `Pid::MAX` spawns, skipping live ones.
+    /// The identity of a new process: a pid never handed out before,
+    /// generation 0. Pids are not reused, so no identity ever comes back:
+    /// a badge or `TaskId` of an earlier incarnation stays stale for good.
     fn next_task(&mut self) -> Result<TaskId, SpawnError> {
         if self.table.iter().all(Option::is_some) {
             return Err(SpawnError::NoArena);
         }
-        loop {
-            let pid = self.next_pid;
-            self.next_pid = self.next_pid.checked_add(1).unwrap_or(FIRST_PID);
-            if self.table.iter().flatten().all(|p| p.task.pid() != pid) {
-                return Ok(TaskId::new(pid, 0).expect("generation 0 is valid"));
-            }
+        let pid = self.next_pid.ok_or(SpawnError::NoIdentity)?;
+        self.next_pid = pid.checked_add(1);
+        TaskId::new(pid, 0).ok_or(SpawnError::NoIdentity)
+    }
+
+    /// The identity a restarted process gets: its pid's next generation, or
+    /// a fresh pid once the generations are used up (the old pid retires).
+    fn restart_task(&mut self, task: TaskId) -> Result<TaskId, SpawnError> {
+        match task.next_generation() {
+            Some(next) => Ok(next),
+            None => self.next_task(),
         }
     }
 
@@ -600,14 +607,14 @@ impl Supervisor {
         let restart = p.restarts_left > 0;
         self.tear_down(objs, &p, if restart { None } else { Some(EXIT_FAULTED) });
         let restarted = if restart {
-            let next = Process {
-                task: p.task.next_generation(),
+            let next = self.restart_task(p.task).map(|task| Process {
+                task,
                 restarts_left: p.restarts_left - 1,
                 restarts: p.restarts + 1,
                 waiting_for: None,
                 ..p
-            };
-            match self.start(objs, next, None, None) {
+            });
+            match next.and_then(|next| self.start(objs, next, None, None)) {
                 Ok(task) => Some(task),
                 Err(e) => {
                     debug_println!("restart of pid {} failed: {e:?}", p.task.pid());

@@ -78,14 +78,14 @@ mod target {
         });
     }
 
-    /// Whether the message brought a cap into the receive slot: the kernel
-    /// counts in `extra_caps` the caps it transferred and those it unwrapped
-    /// to a badge (endpoint caps to this very endpoint); with one receive
-    /// slot at most one was transferred.
-    fn cap_arrived(info: MessageInfo) -> bool {
+    /// The caps a message brought: whether one was transferred into the
+    /// receive slot, and how many were unwrapped to a badge (endpoint caps
+    /// to this very endpoint). The kernel counts both in `extra_caps`; with
+    /// one receive slot at most one was transferred.
+    fn caps_arrived(info: MessageInfo) -> (bool, usize) {
         let sent = info.extra_caps();
         let unwrapped = (info.caps_unwrapped() & ((1 << sent) - 1)).count_ones() as usize;
-        sent > unwrapped
+        (sent > unwrapped, unwrapped)
     }
 
     fn serve(mut server: Server<Sel4Kernel>) -> ! {
@@ -98,8 +98,9 @@ mod target {
             let mut words = [0 as Word; MSG_MAX_LENGTH];
             let len = info.length().min(MSG_MAX_LENGTH);
             sel4::with_ipc_buffer(|b| words[..len].copy_from_slice(&b.msg[..len]));
+            let (transferred, unwrapped) = caps_arrived(info);
             let cap = match recv_slot {
-                Some(slot) if cap_arrived(info) => {
+                Some(slot) if transferred => {
                     recv_slot = None;
                     Some(slot)
                 }
@@ -109,7 +110,7 @@ mod target {
             // Faults in the shared window arrive here too, as the
             // supervisor's `ResolveFault` (it is every app's fault handler
             // and forwards those), answered by `Server::handle_fault`.
-            let response = server.handle_message(badge, info.label(), &words[..len], cap);
+            let response = server.handle_message(badge, info.label(), &words[..len], cap, unwrapped);
 
             // The cap (if any) now belongs to the server; the next one needs
             // a fresh slot.

@@ -77,7 +77,7 @@ const GENERATION_MASK: u16 = (1 << GENERATION_BITS) - 1;
 /// ```
 /// use libshm::protocol::TaskId;
 /// let t = TaskId::new(3, 0).unwrap();
-/// assert_eq!(t.next_generation(), TaskId::new(3, 1).unwrap());
+/// assert_eq!(t.next_generation(), TaskId::new(3, 1));
 /// assert!(TaskId::new(3, 1 << 11).is_none());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -117,14 +117,16 @@ impl TaskId {
         self.generation
     }
 
-    /// The same pid's next incarnation (generations wrap around).
+    /// The same pid's next incarnation; `None` when its generations are
+    /// used up (they never wrap: an identity is never handed out twice).
     ///
     /// ```
     /// use libshm::protocol::TaskId;
-    /// assert_eq!(TaskId::new(1, 2047).unwrap().next_generation().generation(), 0);
+    /// assert_eq!(TaskId::new(1, 2046).unwrap().next_generation(), TaskId::new(1, 2047));
+    /// assert_eq!(TaskId::new(1, 2047).unwrap().next_generation(), None);
     /// ```
-    pub const fn next_generation(self) -> Self {
-        TaskId { pid: self.pid, generation: (self.generation + 1) & GENERATION_MASK }
+    pub const fn next_generation(self) -> Option<Self> {
+        TaskId::new(self.pid, self.generation + 1)
     }
 
     fn to_word(self) -> u64 {
@@ -1064,7 +1066,8 @@ errors! {
     NotPermitted = (EPERM, 3),
     /// No process has this pid.
     UnknownProcess = (ESRCH, 0),
-    /// The pid lives, but in another generation (the named one is gone).
+    /// The named incarnation is gone: its pid lives in a later generation,
+    /// or has ended (identities are never reused).
     StaleGeneration = (ESRCH, 1),
     /// No process has this alias.
     UnknownAlias = (ESRCH, 2),

@@ -173,11 +173,19 @@ pub enum Behaviour {
     /// `tests/suite/system.toml`: [`STARTER`] may start [`STARTED_CHILD`]
     /// and [`FAULTING_CHILD`], not [`FORBIDDEN_CHILD`]); report.
     Starter = 74,
+    /// Fault at once, every incarnation, until restarted [`STORM_RESTARTS`]
+    /// times (past the last generation of the first pid); then report and
+    /// exit.
+    Storm = 75,
 }
+
+/// How often the restart-storm process is restarted: every generation of
+/// its first pid, and one more (under a fresh pid).
+pub const STORM_RESTARTS: u32 = (1 << libshm::protocol::GENERATION_BITS) + 1;
 
 impl Behaviour {
     /// Every behaviour.
-    pub const ALL: [Behaviour; 39] = [
+    pub const ALL: [Behaviour; 40] = [
         Behaviour::Ping,
         Behaviour::Crash,
         Behaviour::CapAbuse,
@@ -217,6 +225,7 @@ impl Behaviour {
         Behaviour::Latecomer,
         Behaviour::Heap,
         Behaviour::Starter,
+        Behaviour::Storm,
     ];
 
     /// The `arg` for this behaviour with no parameter.

@@ -98,6 +98,7 @@ pub fn spawned(r: Result<TaskId, SpawnError>) -> Result<TaskId, Failure> {
         SpawnError::NoArena => fail("spawn: no free arena"),
         SpawnError::UnknownProgram => fail("spawn: the image embeds no such program"),
         SpawnError::NotDescribed => fail("spawn: the description names no such process"),
+        SpawnError::NoIdentity => fail("spawn: every pid has been used"),
     })
 }
 

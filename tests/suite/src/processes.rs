@@ -4,12 +4,14 @@
 use crate::harness::{
     ensure, fail, isolated, next, spawned, Check, Ending, Env, Test, MAX_EVENTS, TEST_PROGRAM,
 };
+use libshm::protocol::{TaskId, GENERATION_BITS};
 use root_task::supervisor::Event;
+use sel4::debug_println;
 use sel4::FaultType;
-use test_contract::{Behaviour, Report, HEAP_BYTES, HEAP_PROCESS, STARTER, UNMAPPED};
+use test_contract::{Behaviour, Report, HEAP_BYTES, HEAP_PROCESS, STARTER, STORM_RESTARTS, UNMAPPED};
 
 /// The process tests.
-pub const TESTS: [Test; 8] = [
+pub const TESTS: [Test; 9] = [
     ("32 apps each call the supervisor and get an answer", thirty_two_apps),
     ("a crash is reported, restarted as generation + 1, its old badge refused", crash_and_restart),
     ("invoking a cap not given fails with the kernel's error, nothing else", cap_abuse),
@@ -21,6 +23,7 @@ pub const TESTS: [Test; 8] = [
         "a process starts what its description allows, waits for its exit codes, and is refused the rest",
         start_and_wait,
     ),
+    ("restarts past the last generation never reuse an identity", restart_storm),
 ];
 
 /// Every process spawned by `spawn` must report a pass and exit with 0;
@@ -52,7 +55,7 @@ fn crash_and_restart(env: &mut Env) -> Check {
         }
         _ => return Err(fail("the crash was not reported and restarted")),
     };
-    ensure(second == first.next_generation(), "restarted with the same pid, generation + 1")?;
+    ensure(Some(second) == first.next_generation(), "restarted with the same pid, generation + 1")?;
     ensure(
         next(env) == Event::Report { task: second, value: Report::Pass.value() },
         "second generation knows its identity",
@@ -73,6 +76,65 @@ fn crash_and_restart(env: &mut Env) -> Check {
         "the caller saw the stale error",
     )?;
     ensure(next(env) == Event::Exited { task: caller, code: 0 }, "the caller exits")
+}
+
+/// A process that faults at once is restarted through every generation of
+/// its pid and once more: that restart gets a fresh pid, and the first and
+/// the last identity of the old pid stay refused as stale.
+fn restart_storm(env: &mut Env) -> Check {
+    let first = spawned(env.sup.spawn(
+        &mut env.objs,
+        TEST_PROGRAM,
+        "stormer",
+        Behaviour::Storm.arg(),
+        STORM_RESTARTS,
+    ))?;
+    let (mut current, mut fresh_pids) = (first, 0);
+    for _ in 0..STORM_RESTARTS {
+        let restarted = match next(env) {
+            Event::Faulted { task, restarted: Some(r), .. } if task == current => r,
+            _ => return Err(fail("every incarnation's fault is reported and restarted")),
+        };
+        match current.next_generation() {
+            Some(n) => ensure(restarted == n, "restarted as the next generation")?,
+            None => {
+                ensure(restarted.generation() == 0, "past the last generation: generation 0")?;
+                ensure(restarted.pid() > first.pid(), "of a pid never used before")?;
+                fresh_pids += 1;
+            }
+        }
+        current = restarted;
+    }
+    ensure(fresh_pids == 1, "one fresh pid")?;
+    ensure(
+        next(env) == Event::Report { task: current, value: Report::Pass.value() },
+        "the last incarnation knows its identity",
+    )?;
+    ensure(next(env) == Event::Exited { task: current, code: 0 }, "the last incarnation exits")?;
+    let last_of_first = TaskId::new(first.pid(), (1 << GENERATION_BITS) - 1).ok_or(fail("a task id"))?;
+    for old in [first, last_of_first] {
+        let caller = spawned(env.sup.spawn_with_badge(
+            &mut env.objs,
+            TEST_PROGRAM,
+            "stale",
+            Behaviour::StaleCaller.arg(),
+            old,
+        ))?;
+        ensure(matches!(next(env), Event::Refused { .. }), "an old identity's badge is refused")?;
+        ensure(
+            next(env) == Event::Report { task: caller, value: Report::Pass.value() },
+            "the caller saw the stale error",
+        )?;
+        ensure(next(env) == Event::Exited { task: caller, code: 0 }, "the caller exits")?;
+    }
+    debug_println!(
+        "restart storm: {STORM_RESTARTS} restarts, pid {} retired after generation {}, restarted as pid {}; \
+         old badges refused",
+        first.pid(),
+        last_of_first.generation(),
+        current.pid()
+    );
+    Ok(())
 }
 
 fn cap_abuse(env: &mut Env) -> Check {

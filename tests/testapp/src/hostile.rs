@@ -201,7 +201,7 @@ fn mmap(target: Target, addr: u64, len: u64, prot: Prot, object: ObjectId, offse
 /// Unknown and stale pids, unknown names, aliases and objects.
 fn identities(a: &mut Attack, own: &ObjectInfo) -> Outcome {
     let unknown = Target::Pid(UNKNOWN_PID);
-    let stale = Target::Task(a.me.next_generation());
+    let stale = Target::Task(a.me.next_generation().ok_or("a later generation")?);
     let nobody = name(NOBODY)?;
     let page = own.base + PAGE_SIZE;
     a.send(
@@ -526,7 +526,7 @@ fn messages(a: &mut Attack, own: &ObjectInfo) -> Outcome {
     )?;
 
     // Supervisor operations, with and without the cap they take.
-    let register = Request::RegisterProcess { task: a.me.next_generation(), alias: None };
+    let register = Request::RegisterProcess { task: a.me, alias: None };
     a.send(register, None, Error::NotSupervisor, "register a process")?;
     a.send(register, Some(slots::VSPACE), Error::NotSupervisor, "register a process with a VSpace")?;
     a.send(register, Some(slots::TCB), Error::NotSupervisor, "register a process with a TCB")?;
@@ -535,6 +535,14 @@ fn messages(a: &mut Attack, own: &ObjectInfo) -> Outcome {
     let stat = Request::Stat { object: own.id };
     a.send(stat, Some(slots::SUPERVISOR), Error::WrongCaps, "an endpoint cap with a stat")?;
     a.send(stat, Some(slots::TCB), Error::WrongCaps, "a TCB cap with a stat")?;
+    // Our cap to the memory manager's own endpoint: the kernel unwraps it
+    // into a badge, and that still counts as a cap.
+    a.send(
+        stat,
+        Some(slots::MEMORY_MANAGER),
+        Error::WrongCaps,
+        "its own endpoint cap (unwrapped) with a stat",
+    )?;
     let create = Request::Create {
         name: name(NOBODY)?,
         mode: Mode::Peer,

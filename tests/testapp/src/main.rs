@@ -75,6 +75,13 @@ fn main(info: &ProcessInfo) -> i32 {
             supervisor::report(verdict(answer == Ok(info.task())));
         }
         Some(Behaviour::Heap) => supervisor::report(verdict(heap_works(info))),
+        Some(Behaviour::Storm) => {
+            if info.restarts < u64::from(STORM_RESTARTS) {
+                // SAFETY: deliberately reading unmapped memory to fault.
+                let _ = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };
+            }
+            supervisor::report(verdict(supervisor::ping() == Ok(me)));
+        }
         Some(Behaviour::Starter) => {
             let outcome = starts_and_waits();
             if let Err(what) = outcome {

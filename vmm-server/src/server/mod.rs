@@ -151,7 +151,12 @@ impl<K: Kernel> Server<K> {
         Server {
             kernel,
             limits,
-            state: State { procs: BTreeMap::new(), objects: BTreeMap::new(), next_object: 1 },
+            state: State {
+                procs: BTreeMap::new(),
+                seen: PidSet::new(),
+                objects: BTreeMap::new(),
+                next_object: 1,
+            },
         }
     }
 
@@ -196,14 +201,19 @@ impl<K: Kernel> Server<K> {
     }
 
     /// Decodes and handles one message (the on-target receive loop's call).
-    /// `cap` is the cap that came with it, if any; the server keeps it only
-    /// when the request consumes it, and deletes it otherwise.
+    /// `cap` is the cap the kernel transferred with it, if any; the server
+    /// keeps it only when the request consumes it, and deletes it otherwise.
+    /// `unwrapped` counts the caps the kernel delivered as badges instead
+    /// (endpoint caps to the server's own endpoint): they count against the
+    /// request's caps too, so a request that must carry none is refused.
     ///
     /// ```
     /// use vmm_server::{fake::FakeKernel, Server};
-    /// use libshm::protocol::Error;
+    /// use libshm::protocol::{Badge, Error, Op, TaskId};
     /// let mut s = Server::new(FakeKernel::new(1 << 20));
-    /// assert_eq!(s.handle_message(1, 999, &[], None), Err(Error::UnknownLabel));
+    /// assert_eq!(s.handle_message(1, 999, &[], None, 0), Err(Error::UnknownLabel));
+    /// let stranger = Badge::Process(TaskId::new(4, 0).unwrap()).encode();
+    /// assert_eq!(s.handle_message(stranger, Op::Stat.label(), &[1], None, 1), Err(Error::WrongCaps));
     /// ```
     pub fn handle_message(
         &mut self,
@@ -211,9 +221,17 @@ impl<K: Kernel> Server<K> {
         label: u64,
         words: &[u64],
         cap: Option<K::Cap>,
+        unwrapped: usize,
     ) -> Result<Reply, Error> {
         match Request::decode(label, words) {
-            Ok(req) => self.handle(badge, req, cap),
+            Ok(req) => {
+                let mut cap = cap;
+                let result = self.dispatch(badge, req, &mut cap, unwrapped);
+                if let Some(c) = cap {
+                    self.kernel.delete(c);
+                }
+                result
+            }
             Err(e) => {
                 if let Some(c) = cap {
                     self.kernel.delete(c);
@@ -224,7 +242,7 @@ impl<K: Kernel> Server<K> {
     }
 
     /// Handles one decoded request from the sender with this badge. `cap` is
-    /// as for [`Server::handle_message`].
+    /// as for [`Server::handle_message`], with no caps unwrapped.
     ///
     /// ```
     /// use vmm_server::{fake::FakeKernel, Server};
@@ -236,7 +254,7 @@ impl<K: Kernel> Server<K> {
     /// ```
     pub fn handle(&mut self, badge: u64, request: Request, cap: Option<K::Cap>) -> Result<Reply, Error> {
         let mut cap = cap;
-        let result = self.dispatch(badge, request, &mut cap);
+        let result = self.dispatch(badge, request, &mut cap, 0);
         if let Some(c) = cap {
             self.kernel.delete(c);
         }
@@ -245,7 +263,13 @@ impl<K: Kernel> Server<K> {
 
     /// Checks who sent the request and what came with it, then hands it to
     /// its [`Handler`] method.
-    fn dispatch(&mut self, badge: u64, request: Request, cap: &mut Option<K::Cap>) -> Result<Reply, Error> {
+    fn dispatch(
+        &mut self,
+        badge: u64,
+        request: Request,
+        cap: &mut Option<K::Cap>,
+        unwrapped: usize,
+    ) -> Result<Reply, Error> {
         let badge = Badge::decode(badge)?;
         let sender = match badge {
             Badge::Supervisor => Sender::Supervisor,
@@ -254,7 +278,9 @@ impl<K: Kernel> Server<K> {
         if request.sender() != sender {
             return Err(request.sender().refusal());
         }
-        if request.caps_expected() != usize::from(cap.is_some()) {
+        // Every cap the request carries must be one the server can keep: a
+        // transferred cap, never a badge the kernel unwrapped.
+        if request.caps_expected() != usize::from(cap.is_some()) || unwrapped > 0 {
             return Err(Error::WrongCaps);
         }
         let caller = match badge {
@@ -267,9 +293,12 @@ impl<K: Kernel> Server<K> {
         request.serve(&mut Serving { server: self, cap }, caller)
     }
 
-    /// Checks that `task` is the registered incarnation of its pid.
+    /// Checks that `task` is the registered incarnation of its pid. Any
+    /// other incarnation of a pid ever registered is stale: the supervisor
+    /// never hands an identity out twice.
     fn live(&self, task: TaskId) -> Result<(), Error> {
         match self.state.procs.get(&task.pid()) {
+            None if self.state.seen.contains(task.pid()) => Err(Error::StaleGeneration),
             None => Err(Error::UnknownProcess),
             Some(p) if p.task != task => Err(Error::StaleGeneration),
             Some(_) => Ok(()),

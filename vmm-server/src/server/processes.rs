@@ -22,6 +22,7 @@ impl<K: Kernel> Server<K> {
         }
         let vspace = cap.take().ok_or(Error::WrongCaps)?;
         self.state.procs.insert(task.pid(), Process { task, alias, vspace, tables: BTreeMap::new() });
+        self.state.seen.insert(task.pid());
         Ok(())
     }
 

@@ -111,9 +111,38 @@ impl<C: Copy> Object<C> {
     }
 }
 
+/// A set of pids: a bit each (pids are 16 bits, so 8 KiB, allocated once).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct PidSet(alloc::boxed::Box<[u64; PidSet::WORDS]>);
+
+impl PidSet {
+    const WORDS: usize = (Pid::MAX as usize + 1) / 64;
+
+    pub fn new() -> Self {
+        PidSet(alloc::boxed::Box::new([0; PidSet::WORDS]))
+    }
+
+    pub fn insert(&mut self, pid: Pid) {
+        self.0[usize::from(pid) / 64] |= 1 << (pid % 64);
+    }
+
+    pub fn contains(&self, pid: Pid) -> bool {
+        self.0[usize::from(pid) / 64] & 1 << (pid % 64) != 0
+    }
+}
+
+impl core::fmt::Debug for PidSet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PidSet({} pids)", self.0.iter().map(|w| w.count_ones()).sum::<u32>())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct State<C> {
     pub procs: BTreeMap<Pid, Process<C>>,
+    /// Every pid ever registered: a badge or task id naming one that is no
+    /// longer (or differently) registered is an earlier incarnation.
+    pub seen: PidSet,
     pub objects: BTreeMap<ObjectId, Object<C>>,
     pub next_object: u32,
 }

@@ -39,6 +39,9 @@ enum Sender {
 enum CapKind {
     VSpace,
     Other,
+    /// An endpoint cap to the server's own endpoint: the kernel delivers
+    /// its badge, not the cap.
+    Unwrapped,
 }
 
 #[derive(Clone, Debug)]
@@ -183,7 +186,12 @@ fn sender() -> impl Strategy<Value = Sender> {
 }
 
 fn cap() -> impl Strategy<Value = Option<CapKind>> {
-    prop_oneof![6 => Just(None), 1 => Just(Some(CapKind::VSpace)), 1 => Just(Some(CapKind::Other))]
+    prop_oneof![
+        6 => Just(None),
+        1 => Just(Some(CapKind::VSpace)),
+        1 => Just(Some(CapKind::Other)),
+        1 => Just(Some(CapKind::Unwrapped)),
+    ]
 }
 
 /// The label and words of a message.
@@ -238,7 +246,7 @@ fn badge(w: &World, s: &Sender) -> u64 {
         Sender::Supervisor => Badge::Supervisor.encode(),
         Sender::Current(pid) => Badge::Process(current(pid).unwrap_or(TaskId::new(pid, 0).unwrap())).encode(),
         Sender::Stale(pid) => {
-            let t = current(pid).map_or(TaskId::new(pid, 0).unwrap(), TaskId::next_generation);
+            let t = current(pid).and_then(TaskId::next_generation).unwrap_or(TaskId::new(pid, 0).unwrap());
             Badge::Process(t).encode()
         }
         Sender::Any(v) => v,
@@ -256,9 +264,11 @@ proptest! {
         for (sender, body, cap) in &msgs {
             let badge = badge(&w, sender);
             let (label, words) = message(body);
-            let cap = cap.map(|c| match c {
-                CapKind::VSpace => w.s.kernel_mut().new_vspace(),
-                CapKind::Other => w.s.kernel_mut().new_other_cap(),
+            let unwrapped = usize::from(matches!(cap, Some(CapKind::Unwrapped)));
+            let cap = cap.and_then(|c| match c {
+                CapKind::VSpace => Some(w.s.kernel_mut().new_vspace()),
+                CapKind::Other => Some(w.s.kernel_mut().new_other_cap()),
+                CapKind::Unwrapped => None,
             });
             // What a refusal must leave: everything, less the cap it brought.
             let mut k = w.s.kernel().clone();
@@ -266,7 +276,8 @@ proptest! {
             let before = (w.s.state.clone(), k.snapshot());
             let odd_vspace = w.s.state.procs.values().any(|p| !w.s.kernel().is_vspace(p.vspace));
 
-            let resp = w.s.handle_message(badge, label, &words, cap);
+            let resp = w.s.handle_message(badge, label, &words, cap, unwrapped);
+            prop_assert!(unwrapped == 0 || resp.is_err(), "{:?} with an unwrapped cap was served", body);
             let mut rw = [0; Reply::MAX_WORDS];
             let (rl, rlen) = Reply::encode_response(&resp, &mut rw);
             let op = Op::from_label(label).unwrap_or(Op::Stat);

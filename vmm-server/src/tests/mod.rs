@@ -52,7 +52,7 @@ impl World {
     pub fn raw(&mut self, badge: u64, req: Request, cap: Option<FakeCap>) -> Result<Reply, Error> {
         let mut w = [0; MSG_MAX_WORDS];
         let (label, len) = req.encode(&mut w);
-        let resp = self.s.handle_message(badge, label, &w[..len], cap);
+        let resp = self.s.handle_message(badge, label, &w[..len], cap, 0);
         let mut rw = [0; MSG_MAX_WORDS];
         let (rl, rlen) = Reply::encode_response(&resp, &mut rw);
         assert_eq!(Reply::decode_response(req.op(), rl, &rw[..rlen]), resp);
@@ -79,7 +79,7 @@ impl World {
 
     /// Registers `pid` (its next generation if it lived before).
     pub fn spawn(&mut self, pid: Pid, alias: Option<&str>) -> TaskId {
-        let task = self.gens.get(&pid).map_or(TaskId::new(pid, 0).unwrap(), |t| t.next_generation());
+        let task = self.gens.get(&pid).map_or(TaskId::new(pid, 0).unwrap(), |t| t.next_generation().unwrap());
         let vs = self.s.kernel_mut().new_vspace();
         let alias = alias.map(|a| Name::new(a).unwrap());
         let r = self.raw(Badge::Supervisor.encode(), Request::RegisterProcess { task, alias }, Some(vs));

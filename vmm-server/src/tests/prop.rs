@@ -298,7 +298,7 @@ proptest! {
             }
             let badge = if who == 0 { Badge::Supervisor.encode() } else { Badge::Process(w.tasks[&(who as u16)]).encode() };
             let before = (w.s.state.clone(), w.s.kernel().snapshot());
-            let r = w.s.handle_message(badge, label, &words, None);
+            let r = w.s.handle_message(badge, label, &words, None, 0);
             if r.is_err() {
                 prop_assert!(before == (w.s.state.clone(), w.s.kernel().snapshot()));
             }

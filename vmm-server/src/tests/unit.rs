@@ -107,6 +107,38 @@ fn registration_rules() {
 }
 
 #[test]
+fn identities_of_ended_processes_stay_stale() {
+    let mut w = World::new(MIB);
+    let t = w.spawn(OWNER, Some("owner"));
+    let stat = Request::LookupAlias { name: name("owner") };
+    let me = Badge::Process(t).encode();
+    // Ended, not restarted: its badge and its task id are stale, not unknown.
+    w.kill(OWNER);
+    assert_eq!(w.req_badge(me, stat), Err(Error::StaleGeneration));
+    let sup = Badge::Supervisor.encode();
+    assert_eq!(w.raw(sup, Request::UnregisterProcess { task: t }, None), Err(Error::StaleGeneration));
+    // A pid never registered is unknown.
+    let never = Badge::Process(TaskId::new(77, 0).unwrap()).encode();
+    assert_eq!(w.req_badge(never, stat), Err(Error::UnknownProcess));
+    // Generations end instead of wrapping: the last one has no successor.
+    let last = TaskId::new(OWNER, (1 << libshm::protocol::GENERATION_BITS) - 1).unwrap();
+    assert_eq!(last.next_generation(), None);
+    // A restart storm up to the last generation: every earlier badge stays stale.
+    let mut earlier = vec![t];
+    let b = w.spawn(OWNER, None);
+    for _ in 0..32 {
+        w.kill(OWNER);
+        earlier.push(w.spawn(OWNER, None));
+    }
+    let current = *earlier.last().unwrap();
+    assert!(current.generation() > b.generation());
+    for old in &earlier[..earlier.len() - 1] {
+        assert_eq!(w.req_badge(Badge::Process(*old).encode(), stat), Err(Error::StaleGeneration));
+    }
+    assert!(w.req_badge(Badge::Process(current).encode(), stat).is_err_and(|e| e == Error::UnknownAlias));
+}
+
+#[test]
 fn process_table_full() {
     let limits = Limits { max_processes: 2, ..Limits::default() };
     let mut w = World::with_limits(MIB, limits);
@@ -538,9 +570,9 @@ fn hostile_messages() {
         (Op::Attach.label(), &[1 << 32, 1], Error::BadValue),
     ];
     for (label, words, err) in msgs {
-        assert_eq!(w.s.handle_message(me, *label, words, None), Err(*err));
+        assert_eq!(w.s.handle_message(me, *label, words, None, 0), Err(*err));
     }
-    assert_eq!(w.s.handle_message(12345, Op::Stat.label(), &[1], None), Err(Error::BadBadge));
+    assert_eq!(w.s.handle_message(12345, Op::Stat.label(), &[1], None, 0), Err(Error::BadBadge));
     assert!(before == (w.s.state.clone(), w.s.kernel().snapshot()));
     let _ = o;
 }
