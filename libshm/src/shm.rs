@@ -58,16 +58,26 @@ fn mm() -> Ipc {
     Ipc::new(slots::MEMORY_MANAGER)
 }
 
-/// `mmap_peer(pid, addr, len, prot, flags, fd, off)`: maps `len` bytes of
-/// object `fd` from offset `off` into process `pid` (a pid, an exact
-/// incarnation, or an alias), at the object's one address: `addr` is 0 or
-/// the object's base plus `off`. Returns the address mapped. The target
-/// becomes attached if it was not, with `prot` as its rights.
+/// `mmap_peer(pid, addr, len, prot, flags, fd, off)`: maps `len` bytes
+/// (rounded up to whole pages) of object `fd` from offset `off` into process
+/// `pid` (a pid, an exact incarnation, an alias, or [`Target::CALLER`], pid
+/// 0), and returns the address mapped. The target becomes attached if it
+/// was not, with `prot` as its rights; [`Prot::None`] attaches it with no
+/// access (nothing is mapped, any touch faults).
+///
+/// As in QNX, `addr` is a hint unless `flags` has `MAP_FIXED`. Unlike QNX,
+/// an object is mapped at one address in every process (so that pointers
+/// inside it work in every peer): the result is always the object's base
+/// plus `off`, and with `MAP_FIXED` any other `addr` is refused with
+/// [`Error::WrongAddress`] (`ENXIO`). Pages the target already has keep
+/// their mapping and rights.
 ///
 /// Only an attached peer (peer mode) or the owner (client-server mode) may
 /// map into another process; anyone may map into itself within the rights
 /// it could attach with. `prot` may not exceed what the target holds or the
-/// caller may grant ([`Error::RightsExceeded`]).
+/// caller may grant ([`Error::RightsExceeded`]). `off` must be page-aligned
+/// ([`Error::Unaligned`]) and `off + len` inside the object's current size
+/// ([`Error::OutsideObject`], `ENXIO`).
 ///
 /// ```no_run
 /// # #![no_std]
@@ -94,10 +104,18 @@ pub fn mmap_peer(
     mm().mmap_peer(pid, addr, len, prot, flags, fd, off)
 }
 
-/// `munmap_peer(pid, addr, len)`: removes `[addr, addr + len)` (page-aligned,
-/// inside one object) from process `pid`'s address space. Its next touch
-/// there faults. The caller may always unmap from itself; from others as
-/// for [`mmap_peer`].
+/// `munmap_peer(pid, addr, len)`: removes every mapping process `pid` (pid
+/// 0 is the caller) has in `[addr, addr + len)`, `len` rounded up to whole
+/// pages, across objects. The next touch there faults. As in QNX, pages
+/// with no mapping are left alone, so a range with none succeeds and
+/// changes nothing.
+///
+/// `addr` must be page-aligned ([`Error::Unaligned`]) and the range inside
+/// the shared window ([`Error::OutsideWindow`], `EINVAL`). A 2 MiB frame goes
+/// whole or not at all ([`Error::SplitsLargePage`]: QNX would split it; a
+/// seL4 large frame cannot be). The caller may always unmap from itself;
+/// from others only where it could map into them ([`mmap_peer`]), checked
+/// for every object the range touches before anything is removed.
 ///
 /// ```no_run
 /// # #![no_std]

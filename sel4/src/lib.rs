@@ -109,6 +109,8 @@ impl CapRights {
     pub const READ_ONLY: CapRights = CapRights { read: true, write: false, grant: false };
     /// Write only (for example a send-only endpoint).
     pub const WRITE_ONLY: CapRights = CapRights { read: false, write: true, grant: false };
+    /// No right at all (a frame mapped this way is the kernel's only).
+    pub const NONE: CapRights = CapRights { read: false, write: false, grant: false };
 
     /// The kernel's word encoding.
     pub const fn word(self) -> u64 {

@@ -101,6 +101,9 @@ fn object_type(kind: ObjectKind) -> ObjectType {
 
 fn cap_rights(prot: Prot) -> CapRights {
     match prot {
+        // The server maps nothing for PROT_NONE; a copy with no rights is
+        // still inaccessible if one is ever made.
+        Prot::None => CapRights::NONE,
         Prot::Read => CapRights::READ_ONLY,
         Prot::ReadWrite => CapRights::READ_WRITE,
     }

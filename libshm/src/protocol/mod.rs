@@ -337,6 +337,9 @@ impl fmt::Display for Name {
     }
 }
 
+/// POSIX `PROT_NONE`.
+pub const PROT_NONE: u64 = 0;
+const _: () = assert!(PROT_NONE == 0);
 /// POSIX `PROT_READ`.
 pub const PROT_READ: u64 = 1;
 const _: () = assert!(PROT_READ == 1);
@@ -344,18 +347,22 @@ const _: () = assert!(PROT_READ == 1);
 pub const PROT_WRITE: u64 = 2;
 const _: () = assert!(PROT_WRITE == 2);
 
-/// Access rights to a shared object or one mapping of it. Write-only and
-/// no-access are not rights anyone can hold (neither arch maps pages
-/// write-only), so only these two exist; `Read < ReadWrite`.
+/// Access rights to a shared object or one mapping of it; `None < Read <
+/// ReadWrite`. Write-only is not a right anyone can hold (neither arch maps
+/// pages write-only), and execute is not offered.
 ///
 /// ```
 /// use libshm::protocol::Prot;
 /// assert!(Prot::ReadWrite.allows(Prot::Read));
 /// assert!(!Prot::Read.allows(Prot::ReadWrite));
 /// assert_eq!(Prot::from_bits(3), Ok(Prot::ReadWrite));
+/// assert_eq!(Prot::from_bits(0), Ok(Prot::None));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Prot {
+    /// `PROT_NONE`: attached, but nothing is mapped and any touch faults
+    /// (the supervisor reports an access violation).
+    None,
     /// `PROT_READ`.
     Read,
     /// `PROT_READ | PROT_WRITE`.
@@ -370,19 +377,21 @@ impl Prot {
     /// ```
     pub const fn bits(self) -> u64 {
         match self {
+            Prot::None => PROT_NONE,
             Prot::Read => PROT_READ,
             Prot::ReadWrite => PROT_READ | PROT_WRITE,
         }
     }
 
-    /// From POSIX bits; [`Error::BadValue`] for anything but `PROT_READ` or
-    /// `PROT_READ | PROT_WRITE`.
+    /// From POSIX bits; [`Error::BadValue`] for anything but `PROT_NONE`,
+    /// `PROT_READ` or `PROT_READ | PROT_WRITE`.
     ///
     /// ```
     /// assert!(libshm::protocol::Prot::from_bits(2).is_err());
     /// ```
     pub const fn from_bits(bits: u64) -> Result<Prot, Error> {
         match bits {
+            PROT_NONE => Ok(Prot::None),
             PROT_READ => Ok(Prot::Read),
             b if b == PROT_READ | PROT_WRITE => Ok(Prot::ReadWrite),
             _ => Err(Error::BadValue),
@@ -455,8 +464,11 @@ pub struct ObjectId(pub u32);
 /// POSIX `MAP_SHARED`.
 pub const MAP_SHARED: u64 = 0x01;
 const _: () = assert!(MAP_SHARED == 1);
-/// POSIX `MAP_FIXED` (accepted and implied: every mapping of an object is at
-/// the object's one address).
+/// POSIX `MAP_FIXED`: the address is not a hint. Every mapping of an object
+/// is at the object's one address (the patent's rule, so that pointers
+/// inside it work in every peer), so with `MAP_FIXED` the address must be
+/// that one ([`Error::WrongAddress`] otherwise); without it the address is
+/// ignored.
 pub const MAP_FIXED: u64 = 0x10;
 const _: () = assert!(MAP_FIXED == 0x10);
 
@@ -499,6 +511,17 @@ impl MapFlags {
     pub const fn bits(self) -> u64 {
         self.0
     }
+
+    /// Whether `MAP_FIXED` is set.
+    ///
+    /// ```
+    /// use libshm::protocol::{MapFlags, MAP_FIXED, MAP_SHARED};
+    /// assert!(MapFlags::from_bits(MAP_SHARED | MAP_FIXED).unwrap().is_fixed());
+    /// assert!(!MapFlags::SHARED.is_fixed());
+    /// ```
+    pub const fn is_fixed(self) -> bool {
+        self.0 & MAP_FIXED != 0
+    }
 }
 
 /// The process a peer operation is for: the patent's `pid_t pid`, which may
@@ -514,12 +537,22 @@ impl MapFlags {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
-    /// The current incarnation of a pid.
+    /// The current incarnation of a pid; pid 0 names the caller (as in
+    /// QNX), see [`Target::CALLER`].
     Pid(Pid),
     /// Exactly this incarnation: a restarted process is refused as stale.
     Task(TaskId),
     /// The process that registered this alias.
     Alias(Name),
+}
+
+impl Target {
+    /// The caller itself: pid 0.
+    ///
+    /// ```
+    /// assert_eq!(libshm::protocol::Target::CALLER, libshm::protocol::Target::Pid(0));
+    /// ```
+    pub const CALLER: Target = Target::Pid(0);
 }
 
 /// Who may send a request.
@@ -863,7 +896,8 @@ pub enum FaultReason {
     /// The page was unmapped from this process (`munmap_peer`) or never
     /// given to it.
     NotMapped = 7,
-    /// A write to a page mapped read-only (the header, or read-only rights).
+    /// A write to a page mapped read-only (the header, or read-only rights),
+    /// or any touch with `PROT_NONE` rights.
     AccessViolation = 8,
     /// The page should be mapped but the kernel refused to map it again.
     RepairFailed = 9,
@@ -936,6 +970,8 @@ pub enum Errno {
     ENOENT = 2,
     /// No such process.
     ESRCH = 3,
+    /// No such device or address (a range the object cannot give).
+    ENXIO = 6,
     /// I/O error (an unexpected kernel failure).
     EIO = 5,
     /// Out of memory.
@@ -1095,11 +1131,13 @@ errors! {
     /// A range's end overflows.
     Overflow = (EOVERFLOW, 0),
     /// A range or offset reaches past the object's current size.
-    OutsideObject = (EFAULT, 0),
-    /// An address outside the shared window.
-    OutsideWindow = (EFAULT, 1),
-    /// `mmap_peer`'s address is neither 0 nor the object's address plus `off`.
-    WrongAddress = (EFAULT, 2),
+    OutsideObject = (ENXIO, 0),
+    /// `mmap_peer` with `MAP_FIXED` at an address other than the object's
+    /// address plus `off` (the one place every process maps it).
+    WrongAddress = (ENXIO, 1),
+    /// An address range outside the shared window, where nothing is ever
+    /// mapped.
+    OutsideWindow = (EINVAL, 9),
     /// Larger than the object's maximum or the largest object allowed.
     TooLarge = (EFBIG, 0),
     /// The process table is full.

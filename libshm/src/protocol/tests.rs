@@ -67,7 +67,7 @@ fn task() -> impl Strategy<Value = TaskId> {
 }
 
 fn prot() -> impl Strategy<Value = Prot> {
-    prop_oneof![Just(Prot::Read), Just(Prot::ReadWrite)]
+    prop_oneof![Just(Prot::None), Just(Prot::Read), Just(Prot::ReadWrite)]
 }
 
 fn target() -> impl Strategy<Value = Target> {

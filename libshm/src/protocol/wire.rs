@@ -289,8 +289,9 @@ impl Wire for ObjectInfo {
     }
 }
 
-/// Not attached: no rights.
-const NO_RIGHTS: u64 = 0;
+/// Set in the rights word when the caller is attached (its rights may be
+/// `PROT_NONE`, 0); clear, with no other bit, when it is not.
+const ATTACHED: u64 = 1 << 63;
 
 impl Wire for ObjectStat {
     const WORDS: usize = ObjectInfo::WORDS + 4;
@@ -298,7 +299,7 @@ impl Wire for ObjectStat {
         self.info.put(w);
         w.put(self.root);
         self.attached.put(w);
-        w.put(self.rights.map_or(NO_RIGHTS, Prot::bits));
+        w.put(self.rights.map_or(0, |p| ATTACHED | p.bits()));
         self.owner.put(w);
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
@@ -307,8 +308,9 @@ impl Wire for ObjectStat {
             root: r.get()?,
             attached: Wire::get(r)?,
             rights: match r.get()? {
-                NO_RIGHTS => None,
-                bits => Some(Prot::from_bits(bits)?),
+                0 => None,
+                w if w & ATTACHED != 0 => Some(Prot::from_bits(w & !ATTACHED)?),
+                _ => return Err(Error::BadValue),
             },
             owner: Wire::get(r)?,
         })

@@ -177,7 +177,23 @@ pub enum Behaviour {
     /// times (past the last generation of the first pid); then report and
     /// exit.
     Storm = 75,
+    /// Create [`QNX_OBJECT`] and check `mmap_peer` / `munmap_peer` as QNX
+    /// documents them on it (a length rounded up, a range with nothing
+    /// mapped, an address outside the window, pid 0, the address a hint
+    /// unless `MAP_FIXED`); report the address of its page 1; wait until a
+    /// peer set the root to [`QNX_SIGNAL`] and left; destroy.
+    QnxOwner = 76,
+    /// Attach to [`QNX_OBJECT`] with `PROT_NONE`, check the rights, set the
+    /// root to [`QNX_SIGNAL`], read page 1: a fault at its address.
+    QnxNone = 77,
 }
+
+/// The object of the QNX-semantics test: header and two data pages.
+pub const QNX_OBJECT: &str = "qnx";
+/// Its size.
+pub const QNX_SIZE: u64 = 3 * PAGE;
+/// The root offset the `PROT_NONE` peer sets before it touches the object.
+pub const QNX_SIGNAL: u64 = 2 * PAGE;
 
 /// How often the restart-storm process is restarted: every generation of
 /// its first pid, and one more (under a fresh pid).
@@ -185,7 +201,7 @@ pub const STORM_RESTARTS: u32 = (1 << libshm::protocol::GENERATION_BITS) + 1;
 
 impl Behaviour {
     /// Every behaviour.
-    pub const ALL: [Behaviour; 40] = [
+    pub const ALL: [Behaviour; 42] = [
         Behaviour::Ping,
         Behaviour::Crash,
         Behaviour::CapAbuse,
@@ -226,6 +242,8 @@ impl Behaviour {
         Behaviour::Heap,
         Behaviour::Starter,
         Behaviour::Storm,
+        Behaviour::QnxOwner,
+        Behaviour::QnxNone,
     ];
 
     /// The `arg` for this behaviour with no parameter.

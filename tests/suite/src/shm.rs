@@ -13,7 +13,7 @@ use libshm::protocol::Prot;
 use test_contract::*;
 
 /// The shared-memory tests.
-pub const TESTS: [Test; 7] = [
+pub const TESTS: [Test; 8] = [
     (
         "8 peers see a grow (4 KiB and 2 MiB pages) at once, with no message from the grower",
         grow_seen_by_peers,
@@ -24,6 +24,10 @@ pub const TESTS: [Test; 7] = [
     ("munmap_peer takes a page from every peer: a touch faults at its address", munmap_faults),
     ("a shrink takes pages from every peer at once: a touch faults at its address", shrink_faults),
     ("a client in client-server mode is refused grow, shrink and mapping into others", client_refused),
+    (
+        "mmap_peer and munmap_peer as QNX has them: lengths rounded up, empty ranges, hints, pid 0, PROT_NONE",
+        qnx_semantics,
+    ),
 ];
 
 /// Starts an owner and waits for its ready report, which must satisfy `ok`.
@@ -125,6 +129,16 @@ fn removal(env: &mut Env, owner_arg: u64, peer: Behaviour) -> Check {
         for i in 0..UNMAP_PEERS {
             cast.spawn(env, "shm-cut-peer", peer.with(i.into()), Ending::FaultAt(page))?;
         }
+        cast.finish(env)
+    })
+}
+
+/// (h) The owner checks the QNX cases on its own object and reports the
+/// address of page 1; a peer attached with `PROT_NONE` faults there.
+fn qnx_semantics(env: &mut Env) -> Check {
+    isolated(env, |env, cast| {
+        let page = owner(env, cast, "shm-qnx", Behaviour::QnxOwner.arg(), |a| in_window(a, PAGE_SIZE))?;
+        cast.spawn(env, "shm-qnx-none", Behaviour::QnxNone.arg(), Ending::FaultAt(page))?;
         cast.finish(env)
     })
 }

@@ -8,9 +8,11 @@
 
 use libshm::client::Ipc;
 use libshm::header::Header;
-use libshm::layout::{slots, PAGE_SIZE};
+use libshm::layout::{slots, IMAGE_BASE, PAGE_SIZE, WINDOW_END};
 use libshm::pool::{Pool, PoolError};
-use libshm::protocol::{Client, Error, MapFlags, Mode, Name, Pid, Prot, Target, MAP_FIXED, MAP_SHARED};
+use libshm::protocol::{
+    Client, Errno, Error, MapFlags, Mode, Name, Pid, Prot, Target, MAP_FIXED, MAP_SHARED,
+};
 use libshm::shm::{mmap_peer, munmap_peer, SharedObject, SharedPtr};
 use runtime::supervisor;
 use runtime::ProcessInfo;
@@ -46,6 +48,8 @@ pub fn run(info: &ProcessInfo) -> Option<Outcome> {
         Some(Behaviour::CsOwner) => client_server_owner(),
         Some(Behaviour::CsClient) => client_server_client(),
         Some(Behaviour::GrowKeepsData) => grow_keeps_data(),
+        Some(Behaviour::QnxOwner) => qnx_owner(),
+        Some(Behaviour::QnxNone) => qnx_none(),
         _ => return None,
     })
 }
@@ -366,6 +370,55 @@ fn removal_peer(removal: Removal, index: u64) -> Outcome {
     // and must fault.
     let _ = obj.load(CUT_OFFSET);
     Err("the removed page can still be read")
+}
+
+fn qnx_owner() -> Outcome {
+    let obj = expect(
+        SharedObject::create(QNX_OBJECT, Mode::Peer, QNX_SIZE, QNX_SIZE, Prot::ReadWrite),
+        "create the object",
+    )?;
+    let outcome = qnx_calls(&obj);
+    if outcome.is_ok() {
+        supervisor::report(obj.base() + PAGE_SIZE);
+    }
+    let signalled =
+        outcome.and_then(|()| check(poll(|| obj.root() == Ok(QNX_SIGNAL)), "the peer sets the root"));
+    finish(obj, signalled, |_| Ok(()))
+}
+
+/// The QNX cases an owner can check on its own object.
+fn qnx_calls(obj: &SharedObject) -> Outcome {
+    obj.store(2 * PAGE_SIZE, CUT_VALUE);
+    let me = Target::CALLER;
+    // A length of one byte is one page.
+    expect(munmap_peer(me, obj.base() + 2 * PAGE_SIZE, 1), "munmap_peer one byte")?;
+    // Nothing mapped there: success, no effect.
+    expect(munmap_peer(me, WINDOW_END - PAGE_SIZE, PAGE_SIZE), "munmap_peer where nothing is")?;
+    expect(munmap_peer(me, obj.base() + QNX_SIZE, PAGE_SIZE), "munmap_peer past the end")?;
+    let outside = munmap_peer(me, IMAGE_BASE, PAGE_SIZE).map_err(Error::errno);
+    check(outside == Err(Errno::EINVAL), "munmap_peer outside the window: EINVAL")?;
+    // The address is a hint: the page comes back at the object's address,
+    // with its data.
+    let hint = obj.base() + 12345;
+    let at = mmap_peer(me, hint, 10, Prot::ReadWrite, MapFlags::SHARED, obj.id(), 2 * PAGE_SIZE);
+    check(
+        expect(at, "mmap_peer with a hint")? == obj.base() + 2 * PAGE_SIZE,
+        "mapped at the object's address",
+    )?;
+    check(obj.load(2 * PAGE_SIZE) == CUT_VALUE, "the data is still there")?;
+    let fixed = expect(MapFlags::from_bits(MAP_SHARED | MAP_FIXED), "flags")?;
+    let wrong =
+        mmap_peer(me, obj.base(), PAGE_SIZE, Prot::Read, fixed, obj.id(), PAGE_SIZE).map_err(Error::errno);
+    check(wrong == Err(Errno::ENXIO), "MAP_FIXED elsewhere: ENXIO")
+}
+
+fn qnx_none() -> Outcome {
+    let obj = expect(SharedObject::open(QNX_OBJECT, Prot::None), "attach with PROT_NONE")?;
+    check(expect(obj.stat(), "stat")?.rights == Some(Prot::None), "attached with no rights")?;
+    expect(obj.set_root(QNX_SIGNAL), "set the root")?;
+    // Any touch faults.
+    let _ = obj.load(PAGE_SIZE);
+    Err("a PROT_NONE page could be read")
 }
 
 fn client_server_owner() -> Outcome {

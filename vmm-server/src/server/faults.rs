@@ -38,6 +38,9 @@ impl<K: Kernel> Server<K> {
         }
         let f = o.frames.partition_point(|f| f.offset + f.size.bytes() <= offset);
         let att = &o.attachments[a];
+        if att.rights == Prot::None {
+            return Err(FaultReason::AccessViolation);
+        }
         let Some(m) = att.maps[f] else {
             return if att.pending.contains(&f) {
                 self.map_pending(task, o.id, a, f)

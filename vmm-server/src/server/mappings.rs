@@ -1,4 +1,9 @@
-//! The patent's calls: `mmap_peer` maps part of an object into another process, `munmap_peer` takes a range away.
+//! The patent's calls: `mmap_peer` maps part of an object into another
+//! process, `munmap_peer` takes a range away. Both follow QNX's calls of
+//! the same names: `len` is rounded up to whole pages, pid 0 is the
+//! caller, and unmapping a range with nothing mapped succeeds; where the
+//! one-address rule differs (every process maps an object at the same
+//! address), the rustdoc of `libshm::shm::mmap_peer` says so.
 
 use super::*;
 
@@ -11,11 +16,12 @@ impl<K: Kernel> Server<K> {
         addr: u64,
         len: u64,
         prot: Prot,
+        flags: MapFlags,
         id: ObjectId,
         offset: u64,
     ) -> Result<u64, Error> {
         let o = self.object(id)?;
-        let target = self.resolve(target)?;
+        let target = self.resolve(target, who)?;
         // Authority: whose grant bounds the rights of a new attachment.
         let grant = if target == who {
             o.self_max(who.pid())
@@ -26,12 +32,17 @@ impl<K: Kernel> Server<K> {
                 Mode::Peer => o.attachment(who).map_or(Prot::Read, |a| a.rights),
             }
         };
-        let end = check_range(offset, len)?;
+        let end = page_range(offset, len)?;
         if end > o.size {
             return Err(Error::OutsideObject);
         }
-        if addr != 0 && Some(addr) != o.base.checked_add(offset) {
-            return Err(Error::WrongAddress);
+        // Without MAP_FIXED the address is a hint, and the object's one
+        // address is where it goes.
+        if flags.is_fixed() {
+            page_aligned(addr)?;
+            if Some(addr) != o.base.checked_add(offset) {
+                return Err(Error::WrongAddress);
+            }
         }
         let range = o.frames_in(offset, end)?;
         let att = o.attachment(target);
@@ -43,7 +54,7 @@ impl<K: Kernel> Server<K> {
             return Err(Error::TooManyAttachments);
         }
         // Pages already mapped keep their mapping (and rights); a new
-        // attachment also gets the header page.
+        // attachment also gets the header page; PROT_NONE maps nothing.
         let todo: Vec<(usize, Frame<K::Cap>)> = o
             .frames
             .iter()
@@ -51,7 +62,7 @@ impl<K: Kernel> Server<K> {
             .enumerate()
             .filter(|(i, _)| {
                 let wanted = range.contains(i) || (att.is_none() && *i == 0);
-                wanted && att.is_none_or(|a| a.maps[*i].is_none())
+                wanted && prot != Prot::None && att.is_none_or(|a| a.maps[*i].is_none())
             })
             .collect();
         self.check_mappings(target.pid(), todo.len())?;
@@ -83,6 +94,11 @@ impl<K: Kernel> Server<K> {
         Ok(base + offset)
     }
 
+    /// Removes `target`'s mappings of every page in `[addr, addr + len)`,
+    /// across objects and gaps; pages with no mapping are left alone, so a
+    /// range with none succeeds and changes nothing. Everything is checked
+    /// first (authority over each object where the target has mappings in
+    /// the range, no 2 MiB frame cut), then everything is removed.
     pub(super) fn munmap_peer(
         &mut self,
         who: TaskId,
@@ -90,35 +106,40 @@ impl<K: Kernel> Server<K> {
         addr: u64,
         len: u64,
     ) -> Result<(), Error> {
-        let target = self.resolve(target)?;
-        let end = check_range(addr, len)?;
-        if !in_window(addr, len) {
+        let target = self.resolve(target, who)?;
+        let end = page_range(addr, len)?;
+        if !in_window(addr, end - addr) {
             return Err(Error::OutsideWindow);
         }
-        let o = self.state.objects.values().find(|o| o.contains_addr(addr)).ok_or(Error::OutsideObject)?;
-        if target != who {
-            o.may_manage(who)?;
-        }
-        if o.attachment(target).is_none() {
-            return Err(Error::NotAttached);
-        }
-        if end > o.base + o.size {
-            return Err(Error::OutsideObject);
-        }
-        let range = o.frames_in(addr - o.base, end - o.base)?;
-
-        let id = o.id;
-        let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
-        let i = o.position(target).ok_or(Error::NotAttached)?;
-        o.attachments[i].pending.retain(|f| !range.contains(f));
-        for m in o.attachments[i].maps[range].iter_mut() {
-            if let Some(m) = m.take() {
-                self.kernel.delete(m.copy);
+        let mut hit = Vec::new();
+        for o in self.state.objects.values() {
+            let Some(att) = o.attachment(target) else { continue };
+            let (from, to) = (addr.max(o.base), end.min(o.base + o.size));
+            if from >= to {
+                continue;
             }
+            let range = o.frames_in(from - o.base, to - o.base)?;
+            if range.clone().all(|f| att.maps[f].is_none() && !att.pending.contains(&f)) {
+                continue;
+            }
+            if target != who {
+                o.may_manage(who)?;
+            }
+            hit.push((o.id, range));
         }
-        let still = small_slots(o, Some(&o.attachments[i]));
-        let obj_range = (o.base, o.base + o.reserve);
-        release_tables(&mut self.kernel, &mut self.state.procs, obj_range, &still, target.pid());
+        for (id, range) in hit {
+            let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+            let i = o.position(target).ok_or(Error::NotAttached)?;
+            o.attachments[i].pending.retain(|f| !range.contains(f));
+            for m in o.attachments[i].maps[range].iter_mut() {
+                if let Some(m) = m.take() {
+                    self.kernel.delete(m.copy);
+                }
+            }
+            let still = small_slots(o, Some(&o.attachments[i]));
+            let obj_range = (o.base, o.base + o.reserve);
+            release_tables(&mut self.kernel, &mut self.state.procs, obj_range, &still, target.pid());
+        }
         Ok(())
     }
 }

@@ -88,13 +88,15 @@ fn page_aligned(v: u64) -> Result<(), Error> {
     }
 }
 
-/// Checks `[start, start + len)`: aligned, non-empty, not overflowing.
-fn check_range(start: u64, len: u64) -> Result<u64, Error> {
+/// Checks `[start, start + len)` with `len` rounded up to whole pages (as
+/// QNX's `mmap_peer` and `munmap_peer` do): `start` aligned, `len` not zero,
+/// the end not overflowing. Returns the end.
+fn page_range(start: u64, len: u64) -> Result<u64, Error> {
     page_aligned(start)?;
-    page_aligned(len)?;
     if len == 0 {
         return Err(Error::ZeroLength);
     }
+    let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Error::Overflow)?;
     start.checked_add(len).ok_or(Error::Overflow)
 }
 
@@ -309,8 +311,10 @@ impl<K: Kernel> Server<K> {
         self.state.procs.values().find(|p| p.alias == Some(name)).map(|p| p.task).ok_or(Error::UnknownAlias)
     }
 
-    fn resolve(&self, target: Target) -> Result<TaskId, Error> {
+    /// The process a peer operation from `who` is for.
+    fn resolve(&self, target: Target, who: TaskId) -> Result<TaskId, Error> {
         match target {
+            Target::CALLER => Ok(who),
             Target::Pid(pid) => self.state.procs.get(&pid).map(|p| p.task).ok_or(Error::UnknownProcess),
             Target::Task(task) => self.live(task).map(|()| task),
             Target::Alias(name) => self.find_alias(name),
@@ -417,11 +421,11 @@ impl<K: Kernel> Handler for Serving<'_, K> {
         addr: u64,
         len: u64,
         prot: Prot,
-        _flags: MapFlags,
+        flags: MapFlags,
         object: ObjectId,
         offset: u64,
     ) -> Result<u64, Error> {
-        self.server.mmap_peer(who, target, addr, len, prot, object, offset)
+        self.server.mmap_peer(who, target, addr, len, prot, flags, object, offset)
     }
 
     fn munmap_peer(&mut self, who: TaskId, target: Target, addr: u64, len: u64) -> Result<(), Error> {

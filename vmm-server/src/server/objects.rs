@@ -115,11 +115,17 @@ impl<K: Kernel> Server<K> {
         if o.attachments.len() >= self.limits.max_attachments {
             return Err(Error::TooManyAttachments);
         }
-        let now = if lazy { 1 } else { o.frames.len() };
+        // Lazily: the header now, the rest on touch. PROT_NONE: nothing,
+        // ever (any touch is an access violation).
+        let now = match (prot, lazy) {
+            (Prot::None, _) => 0,
+            (_, true) => 1,
+            (_, false) => o.frames.len(),
+        };
         self.check_mappings(who.pid(), now)?;
 
         let frames: Vec<_> = o.frames.iter().cloned().enumerate().take(now).collect();
-        let pending = (now..o.frames.len()).collect();
+        let pending = if prot == Prot::None { BTreeSet::new() } else { (now..o.frames.len()).collect() };
         let base = o.base;
         let refs: Vec<_> = frames.iter().map(|(i, f)| (*i, f)).collect();
         let mut txn = Txn::new();
@@ -173,8 +179,10 @@ impl<K: Kernel> Server<K> {
         let plan = frame_plan(o.size, new_size);
         self.check_quota(who.pid(), new_size - o.size)?;
         let peers: Vec<(TaskId, Prot)> = o.attachments.iter().map(|a| (a.task, a.rights)).collect();
-        for (task, _) in &peers {
-            self.check_mappings(task.pid(), plan.len())?;
+        for (task, rights) in &peers {
+            if *rights != Prot::None {
+                self.check_mappings(task.pid(), plan.len())?;
+            }
         }
 
         let base = o.base;
@@ -187,15 +195,20 @@ impl<K: Kernel> Server<K> {
         let refs: Vec<_> = frames.iter().enumerate().map(|(i, f)| (first + i, f)).collect();
         let mut maps = Vec::with_capacity(peers.len());
         for (task, rights) in &peers {
+            // A PROT_NONE attachment gets nothing mapped.
+            if *rights == Prot::None {
+                maps.push(alloc::vec![None; refs.len()]);
+                continue;
+            }
             match self.map_frames(&mut txn, task.pid(), base, &refs, *rights) {
-                Ok(m) => maps.push(m),
+                Ok(m) => maps.push(m.into_iter().map(Some).collect()),
                 Err(e) => return self.rollback(txn, e),
             }
         }
         let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
         o.frames.extend(frames);
         for (a, m) in o.attachments.iter_mut().zip(maps) {
-            a.maps.extend(m.into_iter().map(Some));
+            a.maps.extend(m);
         }
         o.size = new_size;
         self.write_header(id);

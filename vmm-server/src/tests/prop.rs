@@ -150,7 +150,7 @@ impl Run {
             Act::Shrink { by, obj, pages } => {
                 let o = Self::obj(&self.objects, obj);
                 let r = w.req(by, Request::Shrink { object: o.id, new_size: pages * PAGE });
-                if let Ok(Reply::Grow(size)) = r {
+                if let Ok(Reply::Shrink(size)) = r {
                     self.forget_beyond(o.id, size);
                 }
                 r

@@ -428,16 +428,95 @@ fn mmap_peer_by_pid_alias_and_task() {
     ] {
         assert_eq!(mmap(&mut w, OWNER, Target::Pid(B), &o, off, len, Prot::Read), Err(err));
     }
-    let wrong = Request::MmapPeer {
+    // The address is a hint unless MAP_FIXED: the object's one address wins.
+    let at = |addr, flags| Request::MmapPeer {
         target: Target::Pid(B),
-        addr: o.base,
+        addr,
         len: PAGE,
         prot: Prot::Read,
-        flags: MapFlags::SHARED,
+        flags: MapFlags::from_bits(flags).unwrap(),
         object: o.id,
         offset: PAGE,
     };
-    assert_eq!(w.req(OWNER, wrong), Err(Error::WrongAddress));
+    let fixed = MAP_SHARED | MAP_FIXED;
+    assert_eq!(w.req(OWNER, at(o.base, fixed)), Err(Error::WrongAddress));
+    assert_eq!(w.req(OWNER, at(o.base + PAGE + 1, fixed)), Err(Error::Unaligned));
+    assert_eq!(w.req(OWNER, at(o.base + 7, MAP_SHARED)), Ok(Reply::MmapPeer(o.base + PAGE)));
+    assert_eq!(w.req(OWNER, at(o.base + PAGE, fixed)), Ok(Reply::MmapPeer(o.base + PAGE)));
+}
+
+/// What a QNX user expects of `mmap_peer` and `munmap_peer`.
+#[test]
+fn qnx_semantics() {
+    let (mut w, o) = peers();
+    let un = |target, addr, len| Request::MunmapPeer { target, addr, len };
+    // `len` is rounded up to whole pages.
+    w.write(A, o.base + PAGE, 5).unwrap();
+    assert_eq!(w.req(A, un(Target::Pid(B), o.base + PAGE, 1)), Ok(Reply::MunmapPeer(())));
+    assert_eq!(w.read(B, o.base + PAGE), Err(Fault::NotMapped));
+    assert_eq!(w.read(B, o.base + 2 * PAGE), Ok(0), "only one page went");
+    assert_eq!(
+        mmap(&mut w, A, Target::Pid(B), &o, PAGE, 10, Prot::ReadWrite),
+        Ok(Reply::MmapPeer(o.base + PAGE))
+    );
+    assert_eq!(w.read(B, o.base + PAGE), Ok(5));
+    // A range with no mappings: success, and nothing changes.
+    let before = (w.s.state.clone(), w.s.kernel().snapshot());
+    for (addr, len) in [(WINDOW_END - PAGE, PAGE), (o.base + o.size, 3 * PAGE)] {
+        assert_eq!(w.req(A, un(Target::Pid(B), addr, len)), Ok(Reply::MunmapPeer(())));
+    }
+    assert!(before == (w.s.state.clone(), w.s.kernel().snapshot()));
+    // ...even from one with no rights over it, and for a process not attached.
+    w.spawn(9, None);
+    assert_eq!(w.req(9, un(Target::Pid(A), WINDOW_END - PAGE, PAGE)), Ok(Reply::MunmapPeer(())));
+    assert_eq!(w.req(A, un(Target::Pid(9), o.base, PAGE)), Ok(Reply::MunmapPeer(())));
+    // Outside the window: EINVAL.
+    for addr in [WINDOW_END, WINDOW_BASE - PAGE] {
+        let r = w.req(A, un(Target::Pid(B), addr, PAGE));
+        assert_eq!(r.map_err(Error::errno), Err(Errno::EINVAL));
+    }
+    // pid 0 is the caller.
+    assert_eq!(w.req(B, un(Target::CALLER, o.base + 2 * PAGE, PAGE)), Ok(Reply::MunmapPeer(())));
+    assert_eq!(w.read(B, o.base + 2 * PAGE), Err(Fault::NotMapped));
+    assert_eq!(w.read(A, o.base + 2 * PAGE), Ok(0));
+    assert_eq!(
+        mmap(&mut w, B, Target::CALLER, &o, 2 * PAGE, PAGE, Prot::Read),
+        Ok(Reply::MmapPeer(o.base + 2 * PAGE))
+    );
+    // A range over two objects unmaps from both; one the caller may not
+    // manage refuses the whole call first.
+    let o2 = w.create(OWNER, "t2", Mode::Peer, 2 * PAGE, MIB);
+    for p in [OWNER, A, B] {
+        w.attach(p, o2.id, Prot::ReadWrite).unwrap();
+    }
+    let span = o2.base + o2.size - (o.base + PAGE);
+    w.req(A, un(Target::Pid(B), o.base + PAGE, span)).unwrap();
+    assert_eq!(w.read(B, o.base + PAGE), Err(Fault::NotMapped));
+    assert_eq!(w.read(B, o2.base + PAGE), Err(Fault::NotMapped));
+    assert_eq!(w.read(A, o2.base + PAGE), Ok(0));
+    // PROT_NONE: attached with no access; every touch faults, nothing repairs it.
+    let o3 = w.create(OWNER, "t3", Mode::Peer, 3 * PAGE, MIB);
+    w.attach(OWNER, o3.id, Prot::ReadWrite).unwrap();
+    assert!(matches!(w.attach(9, o3.id, Prot::None), Ok(Reply::Attach(_))));
+    let t9 = w.tasks[&9];
+    for addr in [o3.base, o3.base + PAGE] {
+        assert_eq!(w.read(9, addr), Err(Fault::NotMapped));
+        assert_eq!(w.s.handle_fault(t9, addr, false), FaultOutcome::Report(FaultReason::AccessViolation));
+    }
+    let stat = w.req(9, Request::Stat { object: o3.id });
+    assert!(matches!(stat, Ok(Reply::Stat(s)) if s.rights == Some(Prot::None)));
+    // A grow maps nothing into it either, and others are unaffected.
+    grow(&mut w, OWNER, o3.id, 4 * PAGE).unwrap();
+    assert_eq!(w.read(9, o3.base + 3 * PAGE), Err(Fault::NotMapped));
+    w.write(OWNER, o3.base + 3 * PAGE, 1).unwrap();
+    // mmap_peer with PROT_NONE attaches a process without mapping anything.
+    w.spawn(10, None);
+    assert_eq!(
+        mmap(&mut w, OWNER, Target::Pid(10), &o3, PAGE, PAGE, Prot::None),
+        Ok(Reply::MmapPeer(o3.base + PAGE))
+    );
+    assert_eq!(w.read(10, o3.base), Err(Fault::NotMapped));
+    assert_eq!(header(&w, OWNER, &o3).attached().count(), 3);
 }
 
 #[test]
@@ -470,7 +549,8 @@ fn munmap_peer_unmaps_in_one_process_only() {
     w.req(A, un(Target::Pid(B), o.base + 2 * MIB, 2 * MIB)).unwrap();
     assert_eq!(w.read(B, o.base + 3 * MIB), Err(Fault::NotMapped));
     assert_eq!(w.req(A, un(Target::Pid(B), WINDOW_END, PAGE)), Err(Error::OutsideWindow));
-    assert_eq!(w.req(A, un(Target::Pid(B), o.base + 4 * MIB, PAGE)), Err(Error::OutsideObject));
+    // Past the object's size nothing is mapped: nothing to do.
+    assert_eq!(w.req(A, un(Target::Pid(B), o.base + 4 * MIB, PAGE)), Ok(Reply::MunmapPeer(())));
     assert_eq!(w.req(A, un(Target::Pid(B), WINDOW_BASE - PAGE, PAGE)), Err(Error::OutsideWindow));
     // mmap_peer brings them back, with the data intact.
     mmap(&mut w, A, Target::Pid(B), &o, 0, 4 * MIB, Prot::ReadWrite).unwrap();
