@@ -157,6 +157,20 @@ const _: () = assert!(MAX_MAPPINGS_PER_PROCESS == 8192);
 /// or grew), so that one client cannot take all memory: a quarter of the
 /// memory manager's pool (the supervisor checks this at compile time).
 pub const PROCESS_QUOTA_BYTES: u64 = 16 << 20;
+/// Cap slots of the memory manager one process may be charged for by
+/// default (a frame's cap, a mapping's copy and a paging structure take one
+/// each); on seL4 the memory manager sets it from its CNode, see
+/// [`BUDGET_SHARES`].
+pub const PROCESS_SLOT_BUDGET: u64 = 8192;
+const _: () = assert!(PROCESS_SLOT_BUDGET == 8192);
+/// Bytes of paging structures the memory manager may make for one process
+/// (64 tables: each maps 2 MiB of 4 KiB pages or 1 GiB of 2 MiB ones).
+pub const PROCESS_TABLE_BUDGET: u64 = 64 * PAGE_SIZE;
+const _: () = assert!(PROCESS_TABLE_BUDGET == 64 * 4096);
+/// A process's budget of the memory manager's pool and of its cap slots is
+/// at most this share of them, so one client cannot take them all.
+pub const BUDGET_SHARES: u64 = 4;
+const _: () = assert!(BUDGET_SHARES == 4);
 const _: () = assert!(PROCESS_QUOTA_BYTES.is_multiple_of(LARGE_PAGE_SIZE));
 /// Largest `max_size` of one object (its reservation in the window).
 pub const MAX_OBJECT_SIZE: u64 = 1 << 30;

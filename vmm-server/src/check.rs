@@ -9,7 +9,10 @@
 //!   `[0, size)`, 2 MiB frames sit on 2 MiB offsets;
 //! - the header page says what the tables say;
 //! - no cap leaks (the kernel's live caps are exactly the server's frames,
-//!   copies, paging structures and VSpaces), and all memory is accounted for.
+//!   copies, paging structures and VSpaces), and all memory is accounted for;
+//! - what each pid has been charged for is exactly what it pays for now
+//!   (frames, copies and paging structures, by their payers) and holds
+//!   (mappings), and within its budget.
 //!
 //! ```
 //! use vmm_server::{check::check, fake::FakeKernel, Server};
@@ -28,7 +31,7 @@ use libshm::protocol::Prot;
 
 use crate::fake::{FakeCap, FakeKernel, ObjId};
 use crate::kernel::{ObjectKind, PageSize};
-use crate::server::Server;
+use crate::server::{Server, Usage};
 
 macro_rules! ensure {
     ($cond:expr, $($msg:tt)*) => {
@@ -55,6 +58,21 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
     type Want = BTreeMap<u64, (PageSize, Prot, ObjId, FakeCap)>;
     let mut want: BTreeMap<u16, Want> = BTreeMap::new();
     let mut ranges: Vec<(u64, u64)> = Vec::new();
+    // What each pid should have been charged: (memory, slots, mappings).
+    let mut charged: BTreeMap<u16, Usage> = BTreeMap::new();
+    let add = |charged: &mut BTreeMap<u16, Usage>,
+               pid: u16,
+               memory: u64,
+               tables: u64,
+               slots: u64,
+               mappings: u64| {
+        let c = charged.entry(pid).or_default();
+        c.memory += memory;
+        c.tables += tables;
+        c.slots += slots;
+        c.mappings += mappings;
+    };
+    let mut owned_objects: BTreeMap<u16, (u64, u64)> = BTreeMap::new();
 
     for (id, o) in &st.objects {
         ensure!(o.id == *id, "object {id:?} filed under another id");
@@ -70,6 +88,8 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
         ensure!(PAGE_SIZE <= o.size && o.size <= o.max_size, "{id:?}: size {:#x} out of bounds", o.size);
         ensure!(o.root == 0 || o.root < o.size, "{id:?}: root outside");
         ranges.push((o.base, o.base + o.reserve));
+        let owned = owned_objects.entry(o.owner).or_default();
+        *owned = (owned.0 + 1, owned.1 + o.reserve);
 
         let mut at = 0;
         for (i, f) in o.frames.iter().enumerate() {
@@ -82,6 +102,7 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
             ensure!(k.object_of(f.cap).is_some(), "{id:?}: frame {i} cap is dead");
             expected_caps.insert(f.cap);
             used += ObjectKind::Frame(f.size).bytes();
+            add(&mut charged, f.payer, f.size.bytes(), 0, 1, 0);
             at += f.size.bytes();
         }
         ensure!(at == o.size, "{id:?}: frames cover {at:#x}, size {:#x}", o.size);
@@ -101,6 +122,8 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
                 ensure!(a.rights.allows(m.prot), "{id:?}: mapping wider than rights");
                 ensure!(i != 0 || m.prot == Prot::Read, "{id:?}: writable header");
                 expected_caps.insert(m.copy);
+                add(&mut charged, m.payer, 0, 0, 1, 0);
+                add(&mut charged, a.task.pid(), 0, 0, 0, 1);
                 let frame = k.object_of(f.cap).unwrap_or_else(|| unreachable!());
                 want.entry(a.task.pid())
                     .or_default()
@@ -132,16 +155,35 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
             .collect();
         let expected = want.remove(pid).unwrap_or_default();
         ensure!(actual == expected, "pid {pid}: mapped {actual:x?}, expected {expected:x?}");
-        let owned: BTreeSet<_> = p.tables.iter().filter_map(|(key, cap)| cap.map(|c| (*key, c))).collect();
-        for (_, cap) in &owned {
-            expected_caps.insert(*cap);
+        let owned: BTreeSet<_> = p.tables.iter().filter_map(|(key, t)| t.cap.map(|c| (*key, c))).collect();
+        for ((level, _), t) in &p.tables {
+            let Some(cap) = t.cap else { continue };
+            expected_caps.insert(cap);
             used += PAGE_SIZE;
+            add(&mut charged, t.payer, 0, ObjectKind::Table(*level).bytes(), 1, 0);
         }
         let in_kernel: BTreeSet<_> = vspace.into_iter().flat_map(|vs| k.server_tables(vs)).collect();
         let recorded: BTreeSet<_> = owned.iter().map(|(key, _)| *key).collect();
         ensure!(in_kernel == recorded, "pid {pid}: tables {in_kernel:x?}, recorded {recorded:x?}");
     }
     ensure!(want.is_empty(), "mappings recorded for unregistered pids");
+    for (pid, (objects, window)) in owned_objects {
+        let c = charged.entry(pid).or_default();
+        c.objects += objects;
+        c.window += window;
+    }
+    charged.retain(|_, c| !c.is_zero());
+    ensure!(st.usage == charged, "charges {:?}, but the records say {charged:?}", st.usage);
+    let l = server.limits();
+    for (pid, u) in &st.usage {
+        let within = u.memory <= l.quota_bytes
+            && u.tables <= l.table_budget
+            && u.slots <= l.slot_budget
+            && u.mappings <= l.max_mappings as u64
+            && u.objects <= l.object_budget
+            && u.window <= l.window_budget;
+        ensure!(within, "pid {pid} over its budget: {u:?}");
+    }
 
     let live: BTreeSet<FakeCap> = k.live_caps().collect();
     ensure!(

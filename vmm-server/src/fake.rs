@@ -179,6 +179,8 @@ pub struct FakeKernel {
     next: u32,
     inject: Option<(u32, KernelError)>,
     calls: u64,
+    /// The most caps that may be live at once (the server's CNode slots).
+    slots: usize,
 }
 
 impl FakeKernel {
@@ -199,6 +201,30 @@ impl FakeKernel {
             next: 1,
             inject: None,
             calls: 0,
+            slots: usize::MAX,
+        }
+    }
+
+    /// The same kernel with at most `slots` caps live at once, as the
+    /// server's CNode has: allocations and copies past it fail with
+    /// `OutOfMemory`.
+    ///
+    /// ```
+    /// use vmm_server::{fake::FakeKernel, Kernel, KernelError, ObjectKind, PageSize};
+    /// let mut k = FakeKernel::new(1 << 20).with_slots(1);
+    /// k.alloc(ObjectKind::Frame(PageSize::Small)).unwrap();
+    /// assert_eq!(k.alloc(ObjectKind::Frame(PageSize::Small)), Err(KernelError::OutOfMemory));
+    /// ```
+    pub fn with_slots(mut self, slots: usize) -> Self {
+        self.slots = slots;
+        self
+    }
+
+    fn slot_free(&self) -> Result<(), KernelError> {
+        if self.caps.len() >= self.slots {
+            Err(KernelError::OutOfMemory)
+        } else {
+            Ok(())
         }
     }
 
@@ -559,6 +585,7 @@ impl Kernel for FakeKernel {
 
     fn alloc(&mut self, kind: ObjectKind) -> Result<FakeCap, KernelError> {
         self.fallible()?;
+        self.slot_free()?;
         if kind.bytes() > self.free {
             return Err(KernelError::OutOfMemory);
         }
@@ -611,6 +638,7 @@ impl Kernel for FakeKernel {
 
     fn copy(&mut self, frame: FakeCap) -> Result<FakeCap, KernelError> {
         self.fallible()?;
+        self.slot_free()?;
         let (rec, kind) = self.cap(frame)?;
         if !matches!(kind, Kind::Frame(_)) {
             return Err(KernelError::InvalidCapability);

@@ -1146,12 +1146,21 @@ errors! {
     TooManyObjects = (ENOSPC, 1),
     /// The object's attached-processes table is full.
     TooManyAttachments = (ENOSPC, 2),
-    /// The process has as many mappings as it may.
-    TooManyMappings = (ENOSPC, 3),
+    /// The process holds as many mappings as its budget allows.
+    TooManyMappings = (ENOMEM, 3),
     /// No room left in the shared window for the object's maximum size.
     WindowFull = (ENOSPC, 4),
-    /// The process would pass its memory quota.
-    QuotaExceeded = (EDQUOT, 0),
+    /// The process would pass its memory budget (frames charged to it).
+    QuotaExceeded = (ENOMEM, 1),
+    /// The process would pass its budget of paging structures.
+    TablesExceeded = (ENOMEM, 6),
+    /// The process would pass its budget of the memory manager's cap slots.
+    SlotsExceeded = (ENOMEM, 2),
+    /// The process owns as many objects as its budget allows.
+    ObjectsExceeded = (ENOMEM, 4),
+    /// The process's objects would reserve more of the shared window than
+    /// its budget allows.
+    WindowExceeded = (ENOMEM, 5),
     /// The server's memory ran out.
     OutOfMemory = (ENOMEM, 0),
     /// The kernel refused an invocation the server expected to work.

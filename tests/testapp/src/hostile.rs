@@ -466,7 +466,7 @@ fn limits(a: &mut Attack) -> Outcome {
         name: name(NOBODY)?,
         mode: Mode::ClientServer,
         size: PAGE_SIZE,
-        max_size: MAX_OBJECT_SIZE,
+        max_size: MAX_OBJECT_SIZE / 2,
         client_prot: Prot::Read,
     };
     let big = match expect(mm().request(&big), "create a large reservation")? {
@@ -477,10 +477,18 @@ fn limits(a: &mut Attack) -> Outcome {
     let grown = a.send(grow, None, Error::QuotaExceeded, "grow past the quota");
     expect(mm().destroy(big), "destroy the reservation")?;
     grown?;
-    // Each object reserves its maximum: a few of the largest fill the window.
+    // Each object reserves its maximum: one process may reserve only its
+    // share of the window, and own only its share of the object table, so
+    // the others always find room.
     let window_attempts = (WINDOW_SIZE / MAX_OBJECT_SIZE) as usize + 1;
-    fill_until(a, MAX_OBJECT_SIZE, window_attempts, Error::WindowFull, "fill the window")?;
-    fill_until(a, PAGE_SIZE, MAX_OBJECTS, Error::TooManyObjects, "fill the object table")
+    fill_until(
+        a,
+        MAX_OBJECT_SIZE,
+        window_attempts,
+        Error::WindowExceeded,
+        "reserve past our share of the window",
+    )?;
+    fill_until(a, PAGE_SIZE, MAX_OBJECTS, Error::ObjectsExceeded, "own more objects than our share")
 }
 
 /// Messages the encoder would never make, supervisor operations, and caps

@@ -4,7 +4,7 @@
 
 use crate::desc::{DescError, Start, System};
 use crate::gen::Embedded;
-use libshm::layout::{HEAP_MAX, MAX_PROCESSES, PAGE_SIZE, PROCESS_QUOTA_BYTES, STACK_PAGES};
+use libshm::layout::{BUDGET_SHARES, HEAP_MAX, MAX_PROCESSES, PAGE_SIZE, PROCESS_QUOTA_BYTES, STACK_PAGES};
 use libshm::protocol::{Name, GENERATION_BITS};
 
 /// log2 slots of the root task's CNode (the kernel's `ROOT_CNODE_SIZE_BITS`
@@ -29,9 +29,6 @@ const SLOT_BYTES: u64 = 32;
 /// An arena's fixed objects: VSpace root, TCB, IPC buffer, info page and
 /// the paging structures of image, stack and heap (generous).
 const ARENA_FIXED_BYTES: u64 = 16 * PAGE_SIZE;
-/// A client's quota may be at most this share of the memory manager's pool,
-/// so one client cannot take it all.
-pub const QUOTA_SHARES: u64 = 4;
 /// Priority of the root task's threads (`root_task::thread`): every process
 /// runs below it, so the supervisor always gets to answer.
 const SUPERVISOR_PRIORITY: u8 = 255;
@@ -62,11 +59,11 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
         }
     }
     let pool = (mm.pool_count as u64) << mm.pool_bits;
-    if mm.pool_count == 0 || PROCESS_QUOTA_BYTES * QUOTA_SHARES > pool {
+    if mm.pool_count == 0 || PROCESS_QUOTA_BYTES * BUDGET_SHARES > pool {
         return err(
             "[memory_manager] pool_count",
             format!(
-                "a pool of {} MiB is less than {QUOTA_SHARES} client quotas of {} MiB",
+                "a pool of {} MiB is less than {BUDGET_SHARES} client quotas of {} MiB",
                 pool >> 20,
                 PROCESS_QUOTA_BYTES >> 20
             ),

@@ -56,12 +56,13 @@ impl<K: Kernel> Server<K> {
         // same frame) and map a new one.
         let (id, base, frame) = (o.id, o.base, o.frames[f].clone());
         self.kernel.delete(m.copy);
+        budget::credit_mapping(&mut self.state.usage, task.pid(), &m);
         let mut txn = Txn::new();
-        let result = self.map_frames(&mut txn, task.pid(), base, &[(f, &frame)], m.prot);
+        let result = self.map_frames(&mut txn, task.pid(), base, &[(f, &frame)], m.prot, task.pid());
         let new = match result {
             Ok(mut v) => v.pop(),
             Err(_) => {
-                txn.rollback(&mut self.kernel, &mut self.state.procs);
+                txn.rollback(&mut self.kernel, &mut self.state);
                 None
             }
         };
@@ -86,11 +87,17 @@ impl<K: Kernel> Server<K> {
         let o = self.state.objects.get(&id).ok_or(FaultReason::NoObject)?;
         let (base, frame, rights) = (o.base, o.frames[f].clone(), o.attachments[a].rights);
         let mut txn = Txn::new();
-        let mapped = match self.map_frames(&mut txn, task.pid(), base, &[(f, &frame)], frame_prot(f, rights))
-        {
+        let mapped = match self.map_frames(
+            &mut txn,
+            task.pid(),
+            base,
+            &[(f, &frame)],
+            frame_prot(f, rights),
+            task.pid(),
+        ) {
             Ok(mut v) => v.pop(),
             Err(_) => {
-                txn.rollback(&mut self.kernel, &mut self.state.procs);
+                txn.rollback(&mut self.kernel, &mut self.state);
                 None
             }
         };

@@ -71,7 +71,7 @@ impl<K: Kernel> Server<K> {
         let attaching = att.is_none();
         let refs: Vec<_> = todo.iter().map(|(i, f)| (*i, f)).collect();
         let mut txn = Txn::new();
-        let maps = match self.map_frames(&mut txn, target.pid(), base, &refs, prot) {
+        let maps = match self.map_frames(&mut txn, target.pid(), base, &refs, prot, who.pid()) {
             Ok(m) => m,
             Err(e) => return self.rollback(txn, e),
         };
@@ -87,6 +87,7 @@ impl<K: Kernel> Server<K> {
         let i = o.position(target).ok_or(Error::NotAttached)?;
         for ((f, _), m) in todo.iter().zip(maps) {
             o.attachments[i].maps[*f] = Some(m);
+            o.attachments[i].pending.remove(f);
         }
         if attaching {
             self.write_header(id);
@@ -134,11 +135,12 @@ impl<K: Kernel> Server<K> {
             for m in o.attachments[i].maps[range].iter_mut() {
                 if let Some(m) = m.take() {
                     self.kernel.delete(m.copy);
+                    budget::credit_mapping(&mut self.state.usage, target.pid(), &m);
                 }
             }
             let still = small_slots(o, Some(&o.attachments[i]));
             let obj_range = (o.base, o.base + o.reserve);
-            release_tables(&mut self.kernel, &mut self.state.procs, obj_range, &still, target.pid());
+            release_tables(&mut self.kernel, &mut self.state, obj_range, &still, target.pid());
         }
         Ok(())
     }

@@ -19,14 +19,16 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use libshm::header::{Attached, Header, HEADER_BYTES};
 use libshm::layout::{
-    in_window, TableLevel, LARGE_PAGE_SIZE, MAX_ATTACHMENTS, MAX_MAPPINGS_PER_PROCESS, MAX_OBJECTS,
-    MAX_OBJECT_SIZE, MAX_PROCESSES, PAGE_SIZE, PROCESS_QUOTA_BYTES, WINDOW_BASE, WINDOW_END,
+    in_window, TableLevel, BUDGET_SHARES, LARGE_PAGE_SIZE, MAX_ATTACHMENTS, MAX_MAPPINGS_PER_PROCESS,
+    MAX_OBJECTS, MAX_OBJECT_SIZE, MAX_PROCESSES, PAGE_SIZE, PROCESS_QUOTA_BYTES, PROCESS_SLOT_BUDGET,
+    PROCESS_TABLE_BUDGET, WINDOW_BASE, WINDOW_END,
 };
 use libshm::protocol::{
     AttachInfo, Badge, Caller, Error, FaultOutcome, FaultReason, Handler, MapFlags, Mode, Name, ObjectId,
     ObjectInfo, ObjectStat, Pid, Prot, Reply, Request, Sender, Target, TaskId,
 };
 
+mod budget;
 mod faults;
 mod mappings;
 mod objects;
@@ -34,6 +36,7 @@ mod paging;
 mod processes;
 mod state;
 mod txn;
+pub(crate) use budget::Usage;
 use state::*;
 
 pub(crate) use paging::frame_plan;
@@ -57,8 +60,17 @@ pub struct Limits {
     pub max_attachments: usize,
     /// Frame mappings held by one process.
     pub max_mappings: usize,
-    /// Bytes of frames one pid may have paid for (creates and grows).
+    /// Cap slots of the server one pid may have been charged for (frame
+    /// caps, mapping copies, paging structures).
+    pub slot_budget: u64,
+    /// Objects one pid may own.
+    pub object_budget: u64,
+    /// Bytes of the shared window one pid's objects may reserve.
+    pub window_budget: u64,
+    /// Bytes of frames one pid may have been charged for.
     pub quota_bytes: u64,
+    /// Bytes of paging structures one pid may have been charged for.
+    pub table_budget: u64,
 }
 
 impl Default for Limits {
@@ -68,6 +80,11 @@ impl Default for Limits {
             max_objects: MAX_OBJECTS,
             max_attachments: MAX_ATTACHMENTS,
             max_mappings: MAX_MAPPINGS_PER_PROCESS,
+            slot_budget: PROCESS_SLOT_BUDGET,
+            table_budget: PROCESS_TABLE_BUDGET,
+            object_budget: (MAX_OBJECTS as u64) / BUDGET_SHARES,
+            // Room for one object of the largest size.
+            window_budget: MAX_OBJECT_SIZE,
             quota_bytes: PROCESS_QUOTA_BYTES,
         }
     }
@@ -156,6 +173,7 @@ impl<K: Kernel> Server<K> {
             state: State {
                 procs: BTreeMap::new(),
                 seen: PidSet::new(),
+                usage: BTreeMap::new(),
                 objects: BTreeMap::new(),
                 next_object: 1,
             },
@@ -325,38 +343,27 @@ impl<K: Kernel> Server<K> {
         self.state.objects.get(&id).ok_or(Error::UnknownObject)
     }
 
-    /// Mappings `pid` holds over all objects.
-    fn mappings_of(&self, pid: Pid) -> usize {
-        self.state
-            .objects
-            .values()
-            .flat_map(|o| &o.attachments)
-            .filter(|a| a.task.pid() == pid)
-            .map(|a| a.maps.iter().flatten().count())
-            .sum()
-    }
-
+    /// Checks `pid` may hold `more` mappings (the acquire phase charges
+    /// each one as it is made; this refuses early and cleanly).
     fn check_mappings(&self, pid: Pid, more: usize) -> Result<(), Error> {
-        if self.mappings_of(pid) + more > self.limits.max_mappings {
-            return Err(Error::TooManyMappings);
-        }
-        Ok(())
+        budget::check(&self.state.usage, &self.limits, pid, Usage { mappings: more as u64, ..Usage::NONE })
     }
 
-    /// Checks `pid` may pay for `bytes` more of frames.
+    /// Checks `pid` may be charged `bytes` more of frames.
     fn check_quota(&self, pid: Pid, bytes: u64) -> Result<(), Error> {
-        let used: u64 = self
-            .state
-            .objects
-            .values()
-            .flat_map(|o| &o.frames)
-            .filter(|f| f.payer == pid)
-            .map(|f| f.size.bytes())
-            .sum();
-        if used.saturating_add(bytes) > self.limits.quota_bytes {
-            return Err(Error::QuotaExceeded);
-        }
-        Ok(())
+        budget::check(&self.state.usage, &self.limits, pid, Usage { memory: bytes, ..Usage::NONE })
+    }
+
+    /// What `pid` has been charged for and holds: bytes of frames, slots,
+    /// mappings.
+    ///
+    /// ```
+    /// let s = vmm_server::Server::new(vmm_server::fake::FakeKernel::new(1 << 20));
+    /// assert_eq!(s.usage(7), (0, 0, 0));
+    /// ```
+    pub fn usage(&self, pid: Pid) -> (u64, u64, u64) {
+        let u = self.state.usage.get(&pid).copied().unwrap_or_default();
+        (u.memory, u.slots, u.mappings)
     }
 }
 

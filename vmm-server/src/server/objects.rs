@@ -67,9 +67,15 @@ impl<K: Kernel> Server<K> {
         }
         self.check_quota(who.pid(), size)?;
         let reserve = max_size.next_multiple_of(LARGE_PAGE_SIZE);
+        budget::check(&self.state.usage, &self.limits, who.pid(), Usage::object(reserve))?;
         let base = self.place(reserve)?;
 
         let mut txn = Txn::new();
+        if let Err(e) =
+            budget::charge(&mut self.state.usage, &self.limits, &mut txn, who.pid(), Usage::object(reserve))
+        {
+            return self.rollback(txn, e);
+        }
         let frames = match self.alloc_frames(&mut txn, &frame_plan(0, size), who.pid()) {
             Ok(f) => f,
             Err(e) => return self.rollback(txn, e),
@@ -129,7 +135,7 @@ impl<K: Kernel> Server<K> {
         let base = o.base;
         let refs: Vec<_> = frames.iter().map(|(i, f)| (*i, f)).collect();
         let mut txn = Txn::new();
-        let maps = match self.map_frames(&mut txn, who.pid(), base, &refs, prot) {
+        let maps = match self.map_frames(&mut txn, who.pid(), base, &refs, prot, who.pid()) {
             Ok(m) => m,
             Err(e) => return self.rollback(txn, e),
         };
@@ -152,9 +158,12 @@ impl<K: Kernel> Server<K> {
             return;
         };
         let att = o.attachments.remove(i);
-        att.maps.into_iter().flatten().for_each(|m| self.kernel.delete(m.copy));
         let range = (o.base, o.base + o.reserve);
-        release_tables(&mut self.kernel, &mut self.state.procs, range, &BTreeSet::new(), task.pid());
+        for m in att.maps.into_iter().flatten() {
+            self.kernel.delete(m.copy);
+            budget::credit_mapping(&mut self.state.usage, task.pid(), &m);
+        }
+        release_tables(&mut self.kernel, &mut self.state, range, &BTreeSet::new(), task.pid());
         self.write_header(id);
     }
 
@@ -178,12 +187,19 @@ impl<K: Kernel> Server<K> {
         }
         let plan = frame_plan(o.size, new_size);
         self.check_quota(who.pid(), new_size - o.size)?;
-        let peers: Vec<(TaskId, Prot)> = o.attachments.iter().map(|a| (a.task, a.rights)).collect();
-        for (task, rights) in &peers {
-            if *rights != Prot::None {
-                self.check_mappings(task.pid(), plan.len())?;
-            }
-        }
+        // Each peer pays for the new pages it holds. One whose budget cannot
+        // take them all (at most: a copy each, and every paging structure
+        // above them) gets them pending instead, mapped on its first touch
+        // if it then can pay: a peer at its budget never makes a grow fail.
+        let most = mapping_cost(&plan, o.base);
+        let peers: Vec<(TaskId, Prot, bool)> = o
+            .attachments
+            .iter()
+            .map(|a| {
+                let pays = budget::check(&self.state.usage, &self.limits, a.task.pid(), most).is_ok();
+                (a.task, a.rights, pays)
+            })
+            .collect();
 
         let base = o.base;
         let first = o.frames.len();
@@ -193,21 +209,27 @@ impl<K: Kernel> Server<K> {
             Err(e) => return self.rollback(txn, e),
         };
         let refs: Vec<_> = frames.iter().enumerate().map(|(i, f)| (first + i, f)).collect();
-        let mut maps = Vec::with_capacity(peers.len());
-        for (task, rights) in &peers {
-            // A PROT_NONE attachment gets nothing mapped.
-            if *rights == Prot::None {
+        let mut maps = Vec::new();
+        if maps.try_reserve_exact(peers.len()).is_err() {
+            return self.rollback(txn, Error::OutOfMemory);
+        }
+        for (task, rights, pays) in &peers {
+            // A PROT_NONE attachment gets nothing mapped, now or later.
+            if *rights == Prot::None || !pays {
                 maps.push(alloc::vec![None; refs.len()]);
                 continue;
             }
-            match self.map_frames(&mut txn, task.pid(), base, &refs, *rights) {
+            match self.map_frames(&mut txn, task.pid(), base, &refs, *rights, task.pid()) {
                 Ok(m) => maps.push(m.into_iter().map(Some).collect()),
                 Err(e) => return self.rollback(txn, e),
             }
         }
         let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
         o.frames.extend(frames);
-        for (a, m) in o.attachments.iter_mut().zip(maps) {
+        for ((a, m), (_, rights, pays)) in o.attachments.iter_mut().zip(maps).zip(&peers) {
+            if !pays && *rights != Prot::None {
+                a.pending.extend(first..first + m.len());
+            }
             a.maps.extend(m);
         }
         o.size = new_size;
@@ -224,15 +246,17 @@ impl<K: Kernel> Server<K> {
         }
         let cut = o.frames_in(new_size, o.size)?.start;
 
-        let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+        let State { objects, usage, .. } = &mut self.state;
+        let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
         // Revoking the originals takes every copy, and so every mapping in
         // every process, in one step each.
         for f in o.frames.drain(cut..).rev() {
             self.kernel.revoke(f.cap);
             self.kernel.free(f.cap);
+            budget::credit(usage, f.payer, Usage::frame(f.size));
         }
         o.attachments.iter_mut().for_each(|a| {
-            a.maps.truncate(cut);
+            a.maps.drain(cut..).flatten().for_each(|m| budget::credit_mapping(usage, a.task.pid(), &m));
             a.pending.retain(|f| *f < cut);
         });
         o.size = new_size;
@@ -243,7 +267,7 @@ impl<K: Kernel> Server<K> {
         let slots: Vec<(Pid, BTreeSet<u64>)> =
             o.attachments.iter().map(|a| (a.task.pid(), small_slots(o, Some(a)))).collect();
         for (pid, still) in slots {
-            release_tables(&mut self.kernel, &mut self.state.procs, range, &still, pid);
+            release_tables(&mut self.kernel, &mut self.state, range, &still, pid);
         }
         self.write_header(id);
         Ok(new_size)
@@ -272,9 +296,11 @@ impl<K: Kernel> Server<K> {
         }
         self.drop_attachment(id, who);
         if let Some(o) = self.state.objects.remove(&id) {
+            budget::credit(&mut self.state.usage, o.owner, Usage::object(o.reserve));
             for f in o.frames.into_iter().rev() {
                 self.kernel.revoke(f.cap);
                 self.kernel.free(f.cap);
+                budget::credit(&mut self.state.usage, f.payer, Usage::frame(f.size));
             }
         }
         Ok(())

@@ -12,6 +12,21 @@ pub(super) fn frame_prot(index: usize, prot: Prot) -> Prot {
     }
 }
 
+/// The most that mapping the frames of `plan` (at an object's `base`) can
+/// charge the process that holds them: a copy each, and every paging
+/// structure above them, as if none existed yet.
+pub(super) fn mapping_cost(plan: &[(u64, PageSize)], base: u64) -> Usage {
+    let mut tables = BTreeSet::new();
+    for &(offset, size) in plan {
+        for level in TableLevel::ALL.into_iter().filter(|l| *l <= size.table()) {
+            tables.insert((level, level.base_of(base + offset)));
+        }
+    }
+    let n = plan.len() as u64;
+    let table_bytes: u64 = tables.iter().map(|(l, _)| ObjectKind::Table(*l).bytes()).sum();
+    Usage { tables: table_bytes, slots: n + tables.len() as u64, mappings: n, ..Usage::NONE }
+}
+
 /// The frames that cover `[from, to)` of an object: a 2 MiB frame for every
 /// 2 MiB-aligned 2 MiB chunk entirely inside the range (except the first
 /// chunk, which holds the 4 KiB header page), 4 KiB frames elsewhere.
@@ -30,26 +45,45 @@ pub(crate) fn frame_plan(from: u64, to: u64) -> Vec<(u64, PageSize)> {
     plan
 }
 
+/// The budgets and what has been charged against them, for the acquire
+/// phase's charges.
+pub(super) struct Ledger<'a> {
+    pub(super) usage: &'a mut BTreeMap<Pid, Usage>,
+    pub(super) limits: &'a Limits,
+}
+
+impl Ledger<'_> {
+    fn charge<C>(&mut self, txn: &mut Txn<C>, pid: Pid, cost: Usage) -> Result<(), Error> {
+        budget::charge(self.usage, self.limits, txn, pid, cost)
+    }
+}
+
 /// Makes sure every paging structure above a frame of `size` at `vaddr`
-/// exists in `proc`'s VSpace.
+/// exists in `proc`'s VSpace; `payer` is charged for those made.
 pub(super) fn ensure_tables<K: Kernel>(
     kernel: &mut K,
     proc: &mut Process<K::Cap>,
+    ledger: &mut Ledger<'_>,
     txn: &mut Txn<K::Cap>,
-    vaddr: u64,
-    size: PageSize,
+    (vaddr, size): (u64, PageSize),
+    payer: Pid,
 ) -> Result<(), Error> {
     for level in TableLevel::ALL.into_iter().filter(|l| *l <= size.table()) {
         let base = level.base_of(vaddr);
         if proc.tables.contains_key(&(level, base)) {
             continue;
         }
+        ledger.charge(txn, payer, Usage::table(level))?;
         let cap = kernel.alloc(ObjectKind::Table(level)).map_err(kernel_error)?;
         let entry = match kernel.map_table(cap, level, proc.vspace, base) {
             Ok(()) => Some(cap),
-            // Someone else (the root task) made this one: use it, never free it.
+            // Someone else (the root task) made this one: use it, never free
+            // it, and charge no one for it.
             Err(KernelError::DeleteFirst) => {
                 kernel.free(cap);
+                if let Some((pid, cost)) = txn.charges.pop() {
+                    budget::credit(ledger.usage, pid, cost);
+                }
                 None
             }
             Err(e) => {
@@ -57,38 +91,47 @@ pub(super) fn ensure_tables<K: Kernel>(
                 return Err(kernel_error(e));
             }
         };
-        proc.tables.insert((level, base), entry);
+        proc.tables.insert((level, base), Table { cap: entry, payer });
         txn.tables.push((proc.task.pid(), level, base, entry));
     }
     Ok(())
 }
 
-/// Maps a copy of `frame` into `proc` at `base + frame.offset`.
+/// Maps a copy of `frame` into `proc` at `base + frame.offset`, charging
+/// `payer` for the copy (and any paging structure) and `proc` for holding
+/// it.
+#[allow(clippy::too_many_arguments)] // the mapping, its place and who pays
 pub(super) fn map_into<K: Kernel>(
     kernel: &mut K,
     proc: &mut Process<K::Cap>,
+    ledger: &mut Ledger<'_>,
     txn: &mut Txn<K::Cap>,
     frame: &Frame<K::Cap>,
     base: u64,
     prot: Prot,
+    payer: Pid,
 ) -> Result<Mapping<K::Cap>, Error> {
     let vaddr = base + frame.offset;
-    ensure_tables(kernel, proc, txn, vaddr, frame.size)?;
+    ledger.charge(txn, proc.task.pid(), Usage::HELD)?;
+    ledger.charge(txn, payer, Usage::COPY)?;
+    ensure_tables(kernel, proc, ledger, txn, (vaddr, frame.size), payer)?;
     let copy = kernel.copy(frame.cap).map_err(kernel_error)?;
     txn.copies.push(copy);
     kernel.map_frame(copy, proc.vspace, vaddr, prot).map_err(kernel_error)?;
-    Ok(Mapping { prot, copy })
+    Ok(Mapping { prot, copy, payer })
 }
 
 /// Frees `pid`'s level-3 structures in `obj`'s range that no longer hold a
-/// mapping, so that a later 2 MiB frame can take their slot.
+/// mapping, so that a later 2 MiB frame can take their slot, and gives
+/// their payers back what they cost.
 pub(super) fn release_tables<K: Kernel>(
     kernel: &mut K,
-    procs: &mut BTreeMap<Pid, Process<K::Cap>>,
+    state: &mut State<K::Cap>,
     obj_range: (u64, u64),
     still_mapped: &BTreeSet<u64>,
     pid: Pid,
 ) {
+    let State { procs, usage, .. } = state;
     let Some(proc) = procs.get_mut(&pid) else {
         return;
     };
@@ -96,12 +139,13 @@ pub(super) fn release_tables<K: Kernel>(
     let empty: Vec<_> = proc
         .tables
         .range((TableLevel::L3, base)..(TableLevel::L3, end))
-        .filter(|((_, va), cap)| cap.is_some() && !still_mapped.contains(va))
+        .filter(|((_, va), t)| t.cap.is_some() && !still_mapped.contains(va))
         .map(|(k, _)| *k)
         .collect();
     for key in empty {
-        if let Some(Some(cap)) = proc.tables.remove(&key) {
+        if let Some(Table { cap: Some(cap), payer }) = proc.tables.remove(&key) {
             kernel.free(cap);
+            budget::credit(usage, payer, Usage::table(key.0));
         }
     }
 }
@@ -125,6 +169,7 @@ impl<K: Kernel> Server<K> {
     ) -> Result<Vec<Frame<K::Cap>>, Error> {
         plan.iter()
             .map(|&(offset, size)| {
+                budget::charge(&mut self.state.usage, &self.limits, txn, payer, Usage::frame(size))?;
                 let cap = self.kernel.alloc(ObjectKind::Frame(size)).map_err(kernel_error)?;
                 txn.frames.push(cap);
                 Ok(Frame { offset, size, cap, payer })
@@ -132,7 +177,10 @@ impl<K: Kernel> Server<K> {
             .collect()
     }
 
-    /// Maps `frames` (the object's frames from index `first`) into `pid`.
+    /// Maps `frames` (with their indices in the object) into `pid`, which
+    /// holds them; `payer` is charged for the copies and paging structures
+    /// (the holder itself, or the caller of an `mmap_peer`).
+    #[allow(clippy::too_many_arguments)] // what, where, with which rights, who pays
     pub(super) fn map_frames(
         &mut self,
         txn: &mut Txn<K::Cap>,
@@ -140,11 +188,25 @@ impl<K: Kernel> Server<K> {
         base: u64,
         frames: &[(usize, &Frame<K::Cap>)],
         prot: Prot,
+        payer: Pid,
     ) -> Result<Vec<Mapping<K::Cap>>, Error> {
-        let proc = self.state.procs.get_mut(&pid).ok_or(Error::UnknownProcess)?;
-        frames
-            .iter()
-            .map(|&(i, f)| map_into(&mut self.kernel, proc, txn, f, base, frame_prot(i, prot)))
-            .collect()
+        let State { procs, usage, .. } = &mut self.state;
+        let proc = procs.get_mut(&pid).ok_or(Error::UnknownProcess)?;
+        let mut ledger = Ledger { usage, limits: &self.limits };
+        let mut maps = Vec::new();
+        maps.try_reserve_exact(frames.len()).map_err(|_| Error::OutOfMemory)?;
+        for &(i, f) in frames {
+            maps.push(map_into(
+                &mut self.kernel,
+                proc,
+                &mut ledger,
+                txn,
+                f,
+                base,
+                frame_prot(i, prot),
+                payer,
+            )?);
+        }
+        Ok(maps)
     }
 }

@@ -59,9 +59,10 @@ impl<K: Kernel> Server<K> {
             // Deepest level first, so no structure is freed under another.
             let mut tables: Vec<_> = p.tables.into_iter().collect();
             tables.sort_by_key(|((level, _), _)| core::cmp::Reverse(*level));
-            for (_, cap) in tables {
-                if let Some(c) = cap {
+            for ((level, _), t) in tables {
+                if let Some(c) = t.cap {
                     self.kernel.free(c);
+                    budget::credit(&mut self.state.usage, t.payer, Usage::table(level));
                 }
             }
             self.kernel.delete(p.vspace);

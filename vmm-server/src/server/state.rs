@@ -4,17 +4,23 @@
 
 use super::*;
 
-/// A paging structure the server knows about in a VSpace: `Some` if the
-/// server made it (and frees it), `None` if it was already there (made by the
-/// root task, e.g. the level-1 structure shared with the image).
-pub(super) type TableCap<C> = Option<C>;
+/// A paging structure the server knows about in a VSpace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Table<C> {
+    /// `Some` if the server made it (and frees it), `None` if it was already
+    /// there (made by the root task, e.g. the level-1 structure shared with
+    /// the image).
+    pub cap: Option<C>,
+    /// Who was charged for it (when the server made it).
+    pub payer: Pid,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Process<C> {
     pub task: TaskId,
     pub alias: Option<Name>,
     pub vspace: C,
-    pub tables: BTreeMap<(TableLevel, u64), TableCap<C>>,
+    pub tables: BTreeMap<(TableLevel, u64), Table<C>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +36,9 @@ pub(crate) struct Frame<C> {
 pub(crate) struct Mapping<C> {
     pub prot: Prot,
     pub copy: C,
+    /// Who was charged for the copy's slot: the holder, or the caller of
+    /// the `mmap_peer` that made it.
+    pub payer: Pid,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +152,8 @@ pub(crate) struct State<C> {
     /// Every pid ever registered: a badge or task id naming one that is no
     /// longer (or differently) registered is an earlier incarnation.
     pub seen: PidSet,
+    /// What each pid has been charged for and holds (no entry: nothing).
+    pub usage: BTreeMap<Pid, Usage>,
     pub objects: BTreeMap<ObjectId, Object<C>>,
     pub next_object: u32,
 }

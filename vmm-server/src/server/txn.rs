@@ -9,21 +9,27 @@ pub(super) struct Txn<C> {
     /// Cap copies made (and mapped).
     pub(super) copies: Vec<C>,
     /// Paging structures entered in a process's table.
-    pub(super) tables: Vec<(Pid, TableLevel, u64, TableCap<C>)>,
+    pub(super) tables: Vec<(Pid, TableLevel, u64, Option<C>)>,
+    /// What was charged to whom.
+    pub(super) charges: Vec<(Pid, Usage)>,
 }
 
 impl<C: Copy> Txn<C> {
     /// An empty log.
     pub(super) fn new() -> Self {
-        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new() }
+        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new(), charges: Vec::new() }
     }
 
     /// Undoes everything, in reverse: mappings, then paging structures
-    /// (deepest first, as they were made root-first), then frames.
-    pub(super) fn rollback<K: Kernel<Cap = C>>(self, kernel: &mut K, procs: &mut BTreeMap<Pid, Process<C>>) {
+    /// (deepest first, as they were made root-first), then frames; and
+    /// gives back every charge.
+    pub(super) fn rollback<K: Kernel<Cap = C>>(self, kernel: &mut K, state: &mut State<C>) {
+        for (pid, cost) in self.charges {
+            budget::credit(&mut state.usage, pid, cost);
+        }
         self.copies.into_iter().rev().for_each(|c| kernel.delete(c));
         for (pid, level, vaddr, cap) in self.tables.into_iter().rev() {
-            if let Some(p) = procs.get_mut(&pid) {
+            if let Some(p) = state.procs.get_mut(&pid) {
                 p.tables.remove(&(level, vaddr));
             }
             if let Some(c) = cap {
@@ -37,7 +43,7 @@ impl<C: Copy> Txn<C> {
 impl<K: Kernel> Server<K> {
     /// Undo `txn` and fail with `e`.
     pub(super) fn rollback<T>(&mut self, txn: Txn<K::Cap>, e: Error) -> Result<T, Error> {
-        txn.rollback(&mut self.kernel, &mut self.state.procs);
+        txn.rollback(&mut self.kernel, &mut self.state);
         Err(e)
     }
 }

@@ -1,5 +1,6 @@
 //! Host tests of the server over the fake kernel.
 
+mod exhaust;
 mod fuzz;
 mod prop;
 mod unit;
@@ -33,8 +34,12 @@ impl World {
     }
 
     pub fn with_limits(total: u64, limits: Limits) -> Self {
+        Self::with_kernel(FakeKernel::new(total), total, limits)
+    }
+
+    pub fn with_kernel(kernel: FakeKernel, total: u64, limits: Limits) -> Self {
         World {
-            s: Server::with_limits(FakeKernel::new(total), limits),
+            s: Server::with_limits(kernel, limits),
             total,
             vspaces: BTreeMap::new(),
             tasks: BTreeMap::new(),

@@ -220,20 +220,38 @@ fn tables_quota_and_window_full() {
         client_prot: Prot::ReadWrite,
     };
     assert_eq!(w.req(OWNER, c), Err(Error::TooManyObjects));
-    // Objects reserving the largest size each fill the window.
+    // Objects reserving the largest size each fill one pid's share of the
+    // window, then the window.
     let mut w = World::new(64 * MIB);
-    w.spawn(OWNER, None);
-    for i in 0..WINDOW_SIZE / MAX_OBJECT_SIZE {
-        w.create(OWNER, &format!("big{i}"), Mode::Peer, PAGE, MAX_OBJECT_SIZE);
-    }
-    let full = Request::Create {
-        name: name("one-more"),
+    let one = |name: &str, max_size| Request::Create {
+        name: Name::new(name).unwrap(),
         mode: Mode::Peer,
         size: PAGE,
-        max_size: PAGE,
+        max_size,
         client_prot: Prot::ReadWrite,
     };
-    assert_eq!(w.req(OWNER, full), Err(Error::WindowFull));
+    let share = w.s.limits().window_budget / MAX_OBJECT_SIZE;
+    let owners = [OWNER, A];
+    assert_eq!(share * owners.len() as u64, WINDOW_SIZE / MAX_OBJECT_SIZE);
+    for p in owners {
+        w.spawn(p, None);
+        for i in 0..share {
+            w.create(p, &format!("big{p}-{i}"), Mode::Peer, PAGE, MAX_OBJECT_SIZE);
+        }
+        assert_eq!(w.req(p, one(&format!("more{p}"), PAGE)), Err(Error::WindowExceeded));
+    }
+    w.spawn(10, None);
+    assert_eq!(w.req(10, one("one-more", PAGE)), Err(Error::WindowFull));
+    // One pid owns at most its share of the object table.
+    let mut w = World::new(64 * MIB);
+    w.spawn(OWNER, None);
+    let limit = w.s.limits().object_budget;
+    for i in 0..limit {
+        w.create(OWNER, &format!("o{i}"), Mode::Peer, PAGE, PAGE);
+    }
+    assert_eq!(w.req(OWNER, one("too-many", PAGE)), Err(Error::ObjectsExceeded));
+    w.spawn(A, None);
+    w.create(A, "others-may", Mode::Peer, PAGE, PAGE);
 }
 
 #[test]
@@ -262,8 +280,30 @@ fn attachment_and_mapping_limits() {
     let o = w.create(OWNER, "t", Mode::Peer, 3 * PAGE, MIB);
     w.attach(OWNER, o.id, Prot::ReadWrite).unwrap();
     assert_eq!(w.attach(A, o.id, Prot::ReadWrite), Err(Error::TooManyAttachments));
-    assert_eq!(grow(&mut w, OWNER, o.id, 5 * PAGE), Err(Error::TooManyMappings));
-    grow(&mut w, OWNER, o.id, 4 * PAGE).unwrap();
+    // Mapping tables for the new pages could pass the owner's budget of
+    // mappings: it gets them pending, mapped on touch while it can pay.
+    grow(&mut w, OWNER, o.id, 5 * PAGE).unwrap();
+    assert_eq!(w.read(OWNER, o.base + 3 * PAGE), Err(Fault::NotMapped));
+    let t = w.tasks[&OWNER];
+    assert_eq!(w.s.handle_fault(t, o.base + 3 * PAGE, false), FaultOutcome::Resume);
+    assert_eq!(w.read(OWNER, o.base + 3 * PAGE), Ok(0));
+    w.check();
+    assert_eq!(
+        w.s.handle_fault(t, o.base + 4 * PAGE, false),
+        FaultOutcome::Report(FaultReason::RepairFailed)
+    );
+    w.check();
+    // Its own requests are refused past the budget.
+    let grant = Request::MmapPeer {
+        target: Target::CALLER,
+        addr: 0,
+        len: PAGE,
+        prot: Prot::ReadWrite,
+        flags: MapFlags::SHARED,
+        object: o.id,
+        offset: 4 * PAGE,
+    };
+    assert_eq!(w.req(OWNER, grant), Err(Error::TooManyMappings));
 }
 
 #[test]
