@@ -57,26 +57,15 @@ impl Ipc {
     }
 }
 
-impl protocol::Client for Ipc {
-    fn exchange(
-        &mut self,
-        label: u64,
-        words: &mut [u64; MSG_MAX_WORDS],
-        len: usize,
-        _: usize,
-    ) -> (u64, usize) {
-        Ipc::exchange(self, label, words, len)
-    }
+/// Both tables' clients move words the same way.
+macro_rules! ipc_client {
+    ($($client:path),*) => {$(
+        impl $client for Ipc {
+            fn exchange(&mut self, label: u64, words: &mut [u64; MSG_MAX_WORDS], len: usize, _: usize) -> (u64, usize) {
+                Ipc::exchange(self, label, words, len)
+            }
+        }
+    )*};
 }
 
-impl supervisor::Client for Ipc {
-    fn exchange(
-        &mut self,
-        label: u64,
-        words: &mut [u64; MSG_MAX_WORDS],
-        len: usize,
-        _: usize,
-    ) -> (u64, usize) {
-        Ipc::exchange(self, label, words, len)
-    }
-}
+ipc_client!(protocol::Client, supervisor::Client);

@@ -135,6 +135,7 @@ pub fn supervise(root: &mut Root) -> u8 {
                 debug_println!("supervisor: pid {} faulted; not restarted", task.pid());
                 ok = false;
             }
+            Event::MemoryManagerEnded { .. } => ok = false,
             Event::Refused { .. } | Event::Handled => {}
         }
     }

@@ -105,6 +105,14 @@ pub enum Event {
         /// The restarted process, if its policy said so.
         restarted: Option<TaskId>,
     },
+    /// The memory manager ended (exited, faulted or was killed): every
+    /// other process was ended with it, since none can be served any more.
+    MemoryManagerEnded {
+        /// Its identity.
+        task: TaskId,
+        /// Its exit code ([`EXIT_FAULTED`] if it faulted).
+        code: i32,
+    },
     /// A message with a badge naming no live process was refused.
     Refused {
         /// The badge.
@@ -452,6 +460,32 @@ impl Supervisor {
         }
     }
 
+    /// Whether the memory manager is running (it ends only by a failure,
+    /// and then every process is ended with it).
+    pub fn memory_manager_alive(&self) -> bool {
+        self.mm.is_some()
+    }
+
+    fn is_memory_manager(&self, p: &Process) -> bool {
+        self.mm.is_some_and(|mm| mm.task == p.task)
+    }
+
+    /// The memory manager `mm` has ended: say so loudly and end every other
+    /// process, which would otherwise wait for it forever.
+    fn memory_manager_ended(&mut self, objs: &mut Objects, mm: &Process, code: i32) -> Event {
+        self.mm = None;
+        let others = self.table;
+        debug_println!(
+            "supervisor: FAILED: the memory manager (pid {}) ended with {code}; ending the {} other processes",
+            mm.task.pid(),
+            others.iter().flatten().count()
+        );
+        for p in others.iter().flatten() {
+            self.tear_down(objs, p, Some(EXIT_KILLED));
+        }
+        Event::MemoryManagerEnded { task: mm.task, code }
+    }
+
     /// End a live process now, as if it had died: the memory manager forgets
     /// it and its arena is given back. No restart; a process waiting for
     /// it gets [`EXIT_KILLED`]. False if `task` is not alive.
@@ -459,6 +493,9 @@ impl Supervisor {
         match self.process(task) {
             Some(p) => {
                 self.tear_down(objs, &p, Some(EXIT_KILLED));
+                if self.is_memory_manager(&p) {
+                    self.memory_manager_ended(objs, &p, EXIT_KILLED);
+                }
                 true
             }
             None => false,
@@ -499,6 +536,9 @@ impl Supervisor {
             calls::Request::Exit { code } => {
                 // Never answered: the caller is gone.
                 self.tear_down(objs, &p, Some(code));
+                if self.is_memory_manager(&p) {
+                    return self.memory_manager_ended(objs, &p, code);
+                }
                 Event::Exited { task: p.task, code }
             }
             calls::Request::Start { name } => {
@@ -604,6 +644,11 @@ impl Supervisor {
             p.program,
             ReasonText(reason)
         );
+        if self.is_memory_manager(&p) {
+            // Its tables are gone with it: nothing could be served again.
+            self.tear_down(objs, &p, Some(EXIT_FAULTED));
+            return self.memory_manager_ended(objs, &p, EXIT_FAULTED);
+        }
         let restart = p.restarts_left > 0;
         self.tear_down(objs, &p, if restart { None } else { Some(EXIT_FAULTED) });
         let restarted = if restart {

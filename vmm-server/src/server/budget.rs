@@ -124,10 +124,23 @@ pub(super) fn charge<C>(
     cost: Usage,
 ) -> Result<(), Error> {
     check(usage, limits, pid, cost)?;
+    if cost.is_zero() {
+        return Ok(());
+    }
     let entry = usage.entry(pid).or_default();
     *entry = entry.plus(cost).unwrap_or(*entry);
-    txn.charges.push((pid, cost));
+    let sum = txn.charges.entry(pid).or_default();
+    *sum = sum.plus(cost).unwrap_or(*sum);
     Ok(())
+}
+
+/// Takes back a charge `charge` made in `txn` (the thing was not spent
+/// after all).
+pub(super) fn refund<C>(usage: &mut BTreeMap<Pid, Usage>, txn: &mut Txn<C>, pid: Pid, cost: Usage) {
+    if let Some(sum) = txn.charges.get_mut(&pid) {
+        *sum = sum.minus(cost);
+    }
+    credit(usage, pid, cost);
 }
 
 /// Gives `cost` back to `pid` (a free, or a rollback).

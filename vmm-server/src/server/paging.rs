@@ -16,15 +16,23 @@ pub(super) fn frame_prot(index: usize, prot: Prot) -> Prot {
 /// charge the process that holds them: a copy each, and every paging
 /// structure above them, as if none existed yet.
 pub(super) fn mapping_cost(plan: &[(u64, PageSize)], base: u64) -> Usage {
-    let mut tables = BTreeSet::new();
-    for &(offset, size) in plan {
-        for level in TableLevel::ALL.into_iter().filter(|l| *l <= size.table()) {
-            tables.insert((level, level.base_of(base + offset)));
+    // The plan goes up in address, so each level's bases do too: count
+    // where they change (no allocation on the grow path).
+    let mut count = 0u64;
+    let mut bytes = 0u64;
+    for level in TableLevel::ALL {
+        let mut last = None;
+        for &(offset, _) in plan.iter().filter(|(_, size)| level <= size.table()) {
+            let at = level.base_of(base + offset);
+            if last != Some(at) {
+                last = Some(at);
+                count += 1;
+                bytes += ObjectKind::Table(level).bytes();
+            }
         }
     }
     let n = plan.len() as u64;
-    let table_bytes: u64 = tables.iter().map(|(l, _)| ObjectKind::Table(*l).bytes()).sum();
-    Usage { tables: table_bytes, slots: n + tables.len() as u64, mappings: n, ..Usage::NONE }
+    Usage { tables: bytes, slots: n + count, mappings: n, ..Usage::NONE }
 }
 
 /// The frames that cover `[from, to)` of an object: a 2 MiB frame for every
@@ -81,9 +89,7 @@ pub(super) fn ensure_tables<K: Kernel>(
             // it, and charge no one for it.
             Err(KernelError::DeleteFirst) => {
                 kernel.free(cap);
-                if let Some((pid, cost)) = txn.charges.pop() {
-                    budget::credit(ledger.usage, pid, cost);
-                }
+                budget::refund(ledger.usage, txn, payer, Usage::table(level));
                 None
             }
             Err(e) => {
@@ -98,8 +104,8 @@ pub(super) fn ensure_tables<K: Kernel>(
 }
 
 /// Maps a copy of `frame` into `proc` at `base + frame.offset`, charging
-/// `payer` for the copy (and any paging structure) and `proc` for holding
-/// it.
+/// `payer` for any paging structure made (the copy and holding it are
+/// charged by the caller, for a whole batch at once).
 #[allow(clippy::too_many_arguments)] // the mapping, its place and who pays
 pub(super) fn map_into<K: Kernel>(
     kernel: &mut K,
@@ -112,8 +118,6 @@ pub(super) fn map_into<K: Kernel>(
     payer: Pid,
 ) -> Result<Mapping<K::Cap>, Error> {
     let vaddr = base + frame.offset;
-    ledger.charge(txn, proc.task.pid(), Usage::HELD)?;
-    ledger.charge(txn, payer, Usage::COPY)?;
     ensure_tables(kernel, proc, ledger, txn, (vaddr, frame.size), payer)?;
     let copy = kernel.copy(frame.cap).map_err(kernel_error)?;
     txn.copies.push(copy);
@@ -193,6 +197,10 @@ impl<K: Kernel> Server<K> {
         let State { procs, usage, .. } = &mut self.state;
         let proc = procs.get_mut(&pid).ok_or(Error::UnknownProcess)?;
         let mut ledger = Ledger { usage, limits: &self.limits };
+        // The copies and holding them, charged for the batch in one step.
+        let n = frames.len() as u64;
+        ledger.charge(txn, pid, Usage { mappings: n, ..Usage::NONE })?;
+        ledger.charge(txn, payer, Usage { slots: n, ..Usage::NONE })?;
         let mut maps = Vec::new();
         maps.try_reserve_exact(frames.len()).map_err(|_| Error::OutOfMemory)?;
         for &(i, f) in frames {

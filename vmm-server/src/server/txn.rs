@@ -10,14 +10,15 @@ pub(super) struct Txn<C> {
     pub(super) copies: Vec<C>,
     /// Paging structures entered in a process's table.
     pub(super) tables: Vec<(Pid, TableLevel, u64, Option<C>)>,
-    /// What was charged to whom.
-    pub(super) charges: Vec<(Pid, Usage)>,
+    /// What was charged to whom, one sum per pid (a grow charges every
+    /// peer for every page).
+    pub(super) charges: BTreeMap<Pid, Usage>,
 }
 
 impl<C: Copy> Txn<C> {
     /// An empty log.
     pub(super) fn new() -> Self {
-        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new(), charges: Vec::new() }
+        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new(), charges: BTreeMap::new() }
     }
 
     /// Undoes everything, in reverse: mappings, then paging structures
