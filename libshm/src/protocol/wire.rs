@@ -193,44 +193,26 @@ impl Wire for ObjectId {
     }
 }
 
-impl Wire for Prot {
-    const WORDS: usize = 1;
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(self.bits())
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        Prot::from_bits(r.get()?)
-    }
+/// Types that are one word, written by `to` and read strictly by `from`.
+macro_rules! one_word {
+    ($($ty:ty: $to:expr, $from:expr;)*) => {$(
+        impl Wire for $ty {
+            const WORDS: usize = 1;
+            fn put(&self, w: &mut Writer<'_>) {
+                w.put($to(*self))
+            }
+            fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+                $from(r.get()?)
+            }
+        }
+    )*};
 }
 
-impl Wire for Mode {
-    const WORDS: usize = 1;
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(*self as u64)
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        Mode::from_word(r.get()?)
-    }
-}
-
-impl Wire for MapFlags {
-    const WORDS: usize = 1;
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(self.bits())
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        MapFlags::from_bits(r.get()?)
-    }
-}
-
-impl Wire for TaskId {
-    const WORDS: usize = 1;
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(self.to_word())
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        TaskId::from_word(r.get()?)
-    }
+one_word! {
+    Prot: Prot::bits, Prot::from_bits;
+    Mode: |m: Mode| m as u64, Mode::from_word;
+    MapFlags: MapFlags::bits, MapFlags::from_bits;
+    TaskId: TaskId::to_word, TaskId::from_word;
 }
 
 const TARGET_PID: u64 = 0;

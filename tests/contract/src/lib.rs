@@ -72,7 +72,8 @@ pub enum Behaviour {
     MmapOwner = 11,
     /// Wait until someone maps [`MMAP_OBJECT`] into us, check the value at
     /// [`MMAP_OFFSET`] and our rights (the parameter: the expected `Prot` bits),
-    /// write [`MMAP_ANSWER`] if writable, detach.
+    /// write [`MMAP_ANSWER`] if writable, wait for [`MMAP_RELEASE_AT`],
+    /// detach.
     MmapTarget = 12,
     /// Create [`UNMAP_OBJECT`], write [`CUT_VALUE`] at [`CUT_OFFSET`], report
     /// the address of that page (the ready signal, and where the peers will
@@ -392,6 +393,9 @@ pub const MMAP_VALUE: u64 = 0x6d6d_6170_7065_6572;
 pub const MMAP_ANSWER: u64 = 0x616e_7377_6572;
 /// See [`MMAP_ANSWER`].
 pub const MMAP_ANSWER_AT: u64 = MMAP_OFFSET + 8;
+/// Where the mapping owner releases its targets once it has seen them all
+/// attached (in the mapped page, next to the answer).
+pub const MMAP_RELEASE_AT: u64 = MMAP_OFFSET + 16;
 
 /// Size of the unmap and shrink tests' objects.
 pub const CUT_SIZE: u64 = 4 * PAGE;

@@ -63,14 +63,20 @@ fn crash_and_restart(env: &mut Env) -> Check {
     ensure(next(env) == Event::Exited { task: second, code: 0 }, "second generation exits")?;
 
     // A process holding a cap with the first generation's badge is refused.
+    stale_badge_refused(env, first, "the stale badge is refused")
+}
+
+/// A process holding a cap with `old`'s badge is refused by the
+/// supervisor, sees the stale error and exits.
+fn stale_badge_refused(env: &mut Env, old: TaskId, refused: &'static str) -> Check {
     let caller = spawned(env.sup.spawn_with_badge(
         &mut env.objs,
         TEST_PROGRAM,
         "stale",
         Behaviour::StaleCaller.arg(),
-        first,
+        old,
     ))?;
-    ensure(matches!(next(env), Event::Refused { .. }), "the stale badge is refused")?;
+    ensure(matches!(next(env), Event::Refused { .. }), refused)?;
     ensure(
         next(env) == Event::Report { task: caller, value: Report::Pass.value() },
         "the caller saw the stale error",
@@ -113,19 +119,7 @@ fn restart_storm(env: &mut Env) -> Check {
     ensure(next(env) == Event::Exited { task: current, code: 0 }, "the last incarnation exits")?;
     let last_of_first = TaskId::new(first.pid(), (1 << GENERATION_BITS) - 1).ok_or(fail("a task id"))?;
     for old in [first, last_of_first] {
-        let caller = spawned(env.sup.spawn_with_badge(
-            &mut env.objs,
-            TEST_PROGRAM,
-            "stale",
-            Behaviour::StaleCaller.arg(),
-            old,
-        ))?;
-        ensure(matches!(next(env), Event::Refused { .. }), "an old identity's badge is refused")?;
-        ensure(
-            next(env) == Event::Report { task: caller, value: Report::Pass.value() },
-            "the caller saw the stale error",
-        )?;
-        ensure(next(env) == Event::Exited { task: caller, code: 0 }, "the caller exits")?;
+        stale_badge_refused(env, old, "an old identity's badge is refused")?;
     }
     debug_println!(
         "restart storm: {STORM_RESTARTS} restarts, pid {} retired after generation {}, restarted as pid {}; \

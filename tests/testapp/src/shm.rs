@@ -253,6 +253,8 @@ fn mmap_owner(by_pid: u64) -> Outcome {
     )?;
     obj.store(MMAP_OFFSET, MMAP_VALUE);
     let outcome = map_into_targets(&obj, by_pid);
+    // The targets stay until then, so the count above cannot race them.
+    obj.store_release(MMAP_RELEASE_AT, RELEASED);
     finish(obj, outcome, |obj| check(obj.load(MMAP_ANSWER_AT) == MMAP_ANSWER, "the target's answer"))
 }
 
@@ -292,6 +294,9 @@ fn mmap_target(prot_bits: u64) -> Outcome {
             if obj.prot().writable() {
                 obj.store(MMAP_ANSWER_AT, MMAP_ANSWER);
             }
+        })
+        .and_then(|()| {
+            check(poll(|| obj.load_acquire(MMAP_RELEASE_AT) == RELEASED), "the owner releases us")
         });
     leave(obj, outcome)
 }
