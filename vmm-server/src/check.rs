@@ -114,11 +114,18 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
             ensure!(seen.insert(a.task.pid()), "{id:?}: {:?} attached twice", a.task);
             let p = st.procs.get(&a.task.pid());
             ensure!(p.is_some_and(|p| p.task == a.task), "{id:?}: attached {:?} is not registered", a.task);
-            ensure!(a.maps.len() == o.frames.len(), "{id:?}: mapping table length");
-            let lazy_ok = a.pending.iter().all(|&i| a.maps.get(i).is_some_and(Option::is_none));
-            ensure!(lazy_ok, "{id:?}: a pending frame is mapped or past the end");
-            for (i, (m, f)) in a.maps.iter().zip(&o.frames).enumerate() {
-                let Some(m) = m else { continue };
+            let runs: Vec<_> = a.pending.iter().collect();
+            let canonical = runs.iter().all(|r| r.start < r.end && r.end <= o.frames.len())
+                && runs.windows(2).all(|w| w[0].end < w[1].start);
+            ensure!(canonical, "{id:?}: pending runs {runs:?} overlap, touch or pass the end");
+            let lazy_ok = runs.iter().all(|r| a.maps.range(r.clone()).next().is_none());
+            ensure!(lazy_ok, "{id:?}: a pending frame is mapped");
+            ensure!(a.rights != Prot::None || runs.is_empty(), "{id:?}: PROT_NONE with pages pending");
+            // A run of pending frames is a record its holder pays for.
+            add(&mut charged, a.task.pid(), 0, 0, 0, a.pending.runs());
+            for (&i, m) in &a.maps {
+                let f =
+                    o.frames.get(i).ok_or_else(|| format!("{id:?}: mapping of frame {i} past the end"))?;
                 ensure!(a.rights.allows(m.prot), "{id:?}: mapping wider than rights");
                 ensure!(i != 0 || m.prot == Prot::Read, "{id:?}: writable header");
                 expected_caps.insert(m.copy);

@@ -55,7 +55,12 @@ impl Usage {
     pub(super) const COPY: Usage = Usage { slots: 1, ..Usage::NONE };
 
     /// A mapping, for the process that holds it.
-    pub(super) const HELD: Usage = Usage { mappings: 1, ..Usage::NONE };
+    pub(super) const HELD: Usage = Usage::held(1);
+
+    /// `n` records a process holds: mappings, or runs of pending frames.
+    pub(super) const fn held(n: u64) -> Usage {
+        Usage { mappings: n, ..Usage::NONE }
+    }
 
     fn plus(self, o: Usage) -> Option<Usage> {
         Some(Usage {
@@ -132,6 +137,26 @@ pub(super) fn charge<C>(
     let sum = txn.charges.entry(pid).or_default();
     *sum = sum.plus(cost).unwrap_or(*sum);
     Ok(())
+}
+
+/// Charges `pid` `cost` in the commit phase, where nothing can fail any
+/// more: the charge was checked with [`check`] in the validate phase.
+pub(super) fn commit_charge(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, cost: Usage) {
+    if !cost.is_zero() {
+        let entry = usage.entry(pid).or_default();
+        *entry = entry.plus(cost).unwrap_or(*entry);
+    }
+}
+
+/// Charges or credits `pid` for holding `after` records instead of
+/// `before` (a change of its pending runs, in the commit phase, checked
+/// before).
+pub(super) fn recount(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, before: u64, after: u64) {
+    if after > before {
+        commit_charge(usage, pid, Usage::held(after - before));
+    } else {
+        credit(usage, pid, Usage::held(before - after));
+    }
 }
 
 /// Takes back a charge `charge` made in `txn` (the thing was not spent

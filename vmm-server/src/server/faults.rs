@@ -41,8 +41,8 @@ impl<K: Kernel> Server<K> {
         if att.rights == Prot::None {
             return Err(FaultReason::AccessViolation);
         }
-        let Some(m) = att.maps[f] else {
-            return if att.pending.contains(&f) {
+        let Some(m) = att.maps.get(&f).copied() else {
+            return if att.pending.contains(f) {
                 self.map_pending(task, o.id, a, f)
             } else {
                 Err(FaultReason::NotMapped)
@@ -66,8 +66,11 @@ impl<K: Kernel> Server<K> {
                 None
             }
         };
-        if let Some(o) = self.state.objects.get_mut(&id) {
-            o.attachments[a].maps[f] = new;
+        if let Some(att) = self.state.objects.get_mut(&id).map(|o| &mut o.attachments[a]) {
+            match new {
+                Some(m) => att.maps.insert(f, m),
+                None => att.maps.remove(&f),
+            };
         }
         new.map(|_| ()).ok_or(FaultReason::RepairFailed)
     }
@@ -83,8 +86,12 @@ impl<K: Kernel> Server<K> {
         a: usize,
         f: usize,
     ) -> Result<(), FaultReason> {
-        self.check_mappings(task.pid(), 1).map_err(|_| FaultReason::RepairFailed)?;
         let o = self.state.objects.get(&id).ok_or(FaultReason::NoObject)?;
+        let pending = &o.attachments[a].pending;
+        // Mapping one frame out of the middle of a run splits it.
+        let (before, after) = (pending.runs(), pending.runs_after_remove(f..f + 1));
+        let more = 1 + after.saturating_sub(before) as usize;
+        self.check_mappings(task.pid(), more).map_err(|_| FaultReason::RepairFailed)?;
         let (base, frame, rights) = (o.base, o.frames[f].clone(), o.attachments[a].rights);
         let mut txn = Txn::new();
         let mapped = match self.map_frames(
@@ -102,9 +109,11 @@ impl<K: Kernel> Server<K> {
             }
         };
         let m = mapped.ok_or(FaultReason::RepairFailed)?;
-        if let Some(att) = self.state.objects.get_mut(&id).map(|o| &mut o.attachments[a]) {
-            att.maps[f] = Some(m);
-            att.pending.remove(&f);
+        let State { objects, usage, .. } = &mut self.state;
+        if let Some(att) = objects.get_mut(&id).map(|o| &mut o.attachments[a]) {
+            att.maps.insert(f, m);
+            att.pending.remove(f..f + 1);
+            budget::recount(usage, task.pid(), before, after);
         }
         Ok(())
     }

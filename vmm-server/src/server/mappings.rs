@@ -55,17 +55,20 @@ impl<K: Kernel> Server<K> {
         }
         // Pages already mapped keep their mapping (and rights); a new
         // attachment also gets the header page; PROT_NONE maps nothing.
-        let todo: Vec<(usize, Frame<K::Cap>)> = o
-            .frames
-            .iter()
-            .cloned()
-            .enumerate()
-            .filter(|(i, _)| {
-                let wanted = range.contains(i) || (att.is_none() && *i == 0);
-                wanted && prot != Prot::None && att.is_none_or(|a| a.maps[*i].is_none())
-            })
+        let header = (att.is_none() && range.start > 0).then_some(0);
+        let todo: Vec<(usize, Frame<K::Cap>)> = header
+            .into_iter()
+            .chain(range.clone())
+            .filter(|i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(i)))
+            .map(|i| (i, o.frames[i].clone()))
             .collect();
-        self.check_mappings(target.pid(), todo.len())?;
+        // What it maps is no longer pending: that may split a run.
+        let (runs_before, runs_after) = match att {
+            Some(a) if prot != Prot::None => (a.pending.runs(), a.pending.runs_after_remove(range.clone())),
+            Some(a) => (a.pending.runs(), a.pending.runs()),
+            None => (0, 0),
+        };
+        self.check_mappings(target.pid(), todo.len() + runs_after.saturating_sub(runs_before) as usize)?;
 
         let base = o.base;
         let attaching = att.is_none();
@@ -75,20 +78,18 @@ impl<K: Kernel> Server<K> {
             Ok(m) => m,
             Err(e) => return self.rollback(txn, e),
         };
-        let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+        let State { objects, usage, .. } = &mut self.state;
+        let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
         if attaching {
-            o.attachments.push(Attachment {
-                task: target,
-                rights: prot,
-                maps: alloc::vec![None; o.frames.len()],
-                pending: BTreeSet::new(),
-            });
+            o.attachments.push(Attachment::new(target, prot));
         }
         let i = o.position(target).ok_or(Error::NotAttached)?;
-        for ((f, _), m) in todo.iter().zip(maps) {
-            o.attachments[i].maps[*f] = Some(m);
-            o.attachments[i].pending.remove(f);
+        let att = &mut o.attachments[i];
+        att.maps.extend(todo.iter().map(|(f, _)| *f).zip(maps));
+        if prot != Prot::None {
+            att.pending.remove(range);
         }
+        budget::recount(usage, target.pid(), runs_before, runs_after);
         if attaching {
             self.write_header(id);
         }
@@ -113,6 +114,11 @@ impl<K: Kernel> Server<K> {
             return Err(Error::OutsideWindow);
         }
         let mut hit = Vec::new();
+        // Records the target holds after, less before: a hole punched in a
+        // run of pending frames is one more (Linux's munmap, too, may fail
+        // with ENOMEM when a split would pass the limit on mappings).
+        let mut more_runs = 0u64;
+        let mut fewer = 0u64;
         for o in self.state.objects.values() {
             let Some(att) = o.attachment(target) else { continue };
             let (from, to) = (addr.max(o.base), end.min(o.base + o.size));
@@ -120,23 +126,34 @@ impl<K: Kernel> Server<K> {
                 continue;
             }
             let range = o.frames_in(from - o.base, to - o.base)?;
-            if range.clone().all(|f| att.maps[f].is_none() && !att.pending.contains(&f)) {
+            let unmapped = att.maps.range(range.clone()).count() as u64;
+            if unmapped == 0 && !att.pending.intersects(range.clone()) {
                 continue;
             }
             if target != who {
                 o.may_manage(who)?;
             }
+            let (before, after) = (att.pending.runs(), att.pending.runs_after_remove(range.clone()));
+            more_runs += after.saturating_sub(before);
+            fewer += unmapped + before.saturating_sub(after);
             hit.push((o.id, range));
         }
+        if more_runs > fewer {
+            self.check_mappings(target.pid(), (more_runs - fewer) as usize)?;
+        }
         for (id, range) in hit {
-            let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+            let State { objects, usage, .. } = &mut self.state;
+            let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
             let i = o.position(target).ok_or(Error::NotAttached)?;
-            o.attachments[i].pending.retain(|f| !range.contains(f));
-            for m in o.attachments[i].maps[range].iter_mut() {
-                if let Some(m) = m.take() {
-                    self.kernel.delete(m.copy);
-                    budget::credit_mapping(&mut self.state.usage, target.pid(), &m);
-                }
+            let att = &mut o.attachments[i];
+            let before = att.pending.runs();
+            att.pending.remove(range.clone());
+            budget::recount(usage, target.pid(), before, att.pending.runs());
+            let mut gone = att.maps.split_off(&range.start);
+            att.maps.append(&mut gone.split_off(&range.end));
+            for m in gone.into_values() {
+                self.kernel.delete(m.copy);
+                budget::credit_mapping(usage, target.pid(), &m);
             }
             let still = small_slots(o, Some(&o.attachments[i]));
             let obj_range = (o.base, o.base + o.reserve);

@@ -34,9 +34,11 @@ mod mappings;
 mod objects;
 mod paging;
 mod processes;
+mod runs;
 mod state;
 mod txn;
 pub(crate) use budget::Usage;
+use runs::Runs;
 use state::*;
 
 pub(crate) use paging::frame_plan;

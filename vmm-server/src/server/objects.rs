@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// What a peer pays for the pages a grow adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pays {
+    /// Their mappings, made now.
+    Mappings,
+    /// A run of pending frames, mapped on touch.
+    Pending,
+    /// Nothing: it gets none (`PROT_NONE`, or no budget left at all).
+    Nothing,
+}
+
 impl<K: Kernel> Server<K> {
     /// Rewrites an object's header page from the tables.
     pub(super) fn write_header(&mut self, id: ObjectId) {
@@ -128,10 +139,11 @@ impl<K: Kernel> Server<K> {
             (_, true) => 1,
             (_, false) => o.frames.len(),
         };
-        self.check_mappings(who.pid(), now)?;
+        // The rest, if any, is one run of pending frames: one record.
+        let pending = if prot == Prot::None { Runs::new() } else { Runs::of(now..o.frames.len()) };
+        self.check_mappings(who.pid(), now + pending.runs() as usize)?;
 
         let frames: Vec<_> = o.frames.iter().cloned().enumerate().take(now).collect();
-        let pending = if prot == Prot::None { BTreeSet::new() } else { (now..o.frames.len()).collect() };
         let base = o.base;
         let refs: Vec<_> = frames.iter().map(|(i, f)| (*i, f)).collect();
         let mut txn = Txn::new();
@@ -139,9 +151,10 @@ impl<K: Kernel> Server<K> {
             Ok(m) => m,
             Err(e) => return self.rollback(txn, e),
         };
-        let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
-        let mut maps: Vec<_> = maps.into_iter().map(Some).collect();
-        maps.resize(o.frames.len(), None);
+        let State { objects, usage, .. } = &mut self.state;
+        let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+        budget::commit_charge(usage, who.pid(), Usage::held(pending.runs()));
+        let maps = (0..).zip(maps).collect();
         o.attachments.push(Attachment { task: who, rights: prot, maps, pending });
         let reply = AttachInfo { base: o.base, size: o.size, root: o.root };
         self.write_header(id);
@@ -159,10 +172,11 @@ impl<K: Kernel> Server<K> {
         };
         let att = o.attachments.remove(i);
         let range = (o.base, o.base + o.reserve);
-        for m in att.maps.into_iter().flatten() {
+        for m in att.maps.into_values() {
             self.kernel.delete(m.copy);
             budget::credit_mapping(&mut self.state.usage, task.pid(), &m);
         }
+        budget::credit(&mut self.state.usage, task.pid(), Usage::held(att.pending.runs()));
         release_tables(&mut self.kernel, &mut self.state, range, &BTreeSet::new(), task.pid());
         self.write_header(id);
     }
@@ -191,12 +205,27 @@ impl<K: Kernel> Server<K> {
         // take them all (at most: a copy each, and every paging structure
         // above them) gets them pending instead, mapped on its first touch
         // if it then can pay: a peer at its budget never makes a grow fail.
+        // One that cannot even pay for one more run of pending frames gets
+        // nothing: its touch of a new page faults, as it would for want of
+        // budget to repair it.
         let most = mapping_cost(&plan, o.base);
-        let peers: Vec<(TaskId, Prot, bool)> = o
+        let new = o.frames.len()..o.frames.len() + plan.len();
+        let peers: Vec<(TaskId, Prot, Pays)> = o
             .attachments
             .iter()
             .map(|a| {
-                let pays = budget::check(&self.state.usage, &self.limits, a.task.pid(), most).is_ok();
+                let pid = a.task.pid();
+                let pays = if a.rights == Prot::None {
+                    Pays::Nothing
+                } else if budget::check(&self.state.usage, &self.limits, pid, most).is_ok() {
+                    Pays::Mappings
+                } else {
+                    let runs = a.pending.runs_after_insert(new.clone()) - a.pending.runs();
+                    match budget::check(&self.state.usage, &self.limits, pid, Usage::held(runs)) {
+                        Ok(()) => Pays::Pending,
+                        Err(_) => Pays::Nothing,
+                    }
+                };
                 (a.task, a.rights, pays)
             })
             .collect();
@@ -215,22 +244,25 @@ impl<K: Kernel> Server<K> {
         }
         for (task, rights, pays) in &peers {
             // A PROT_NONE attachment gets nothing mapped, now or later.
-            if *rights == Prot::None || !pays {
-                maps.push(alloc::vec![None; refs.len()]);
+            if *pays != Pays::Mappings {
+                maps.push(Vec::new());
                 continue;
             }
             match self.map_frames(&mut txn, task.pid(), base, &refs, *rights, task.pid()) {
-                Ok(m) => maps.push(m.into_iter().map(Some).collect()),
+                Ok(m) => maps.push(m),
                 Err(e) => return self.rollback(txn, e),
             }
         }
-        let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+        let State { objects, usage, .. } = &mut self.state;
+        let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
         o.frames.extend(frames);
-        for ((a, m), (_, rights, pays)) in o.attachments.iter_mut().zip(maps).zip(&peers) {
-            if !pays && *rights != Prot::None {
-                a.pending.extend(first..first + m.len());
+        for ((a, m), (_, _, pays)) in o.attachments.iter_mut().zip(maps).zip(&peers) {
+            if *pays == Pays::Pending {
+                let before = a.pending.runs();
+                a.pending.insert(new.clone());
+                budget::recount(usage, a.task.pid(), before, a.pending.runs());
             }
-            a.maps.extend(m);
+            a.maps.extend((first..).zip(m));
         }
         o.size = new_size;
         self.write_header(id);
@@ -256,8 +288,13 @@ impl<K: Kernel> Server<K> {
             budget::credit(usage, f.payer, Usage::frame(f.size));
         }
         o.attachments.iter_mut().for_each(|a| {
-            a.maps.drain(cut..).flatten().for_each(|m| budget::credit_mapping(usage, a.task.pid(), &m));
-            a.pending.retain(|f| *f < cut);
+            a.maps
+                .split_off(&cut)
+                .into_values()
+                .for_each(|m| budget::credit_mapping(usage, a.task.pid(), &m));
+            let before = a.pending.runs();
+            a.pending.remove(cut..usize::MAX);
+            budget::recount(usage, a.task.pid(), before, a.pending.runs());
         });
         o.size = new_size;
         if o.root >= new_size {

@@ -45,12 +45,19 @@ pub(crate) struct Mapping<C> {
 pub(crate) struct Attachment<C> {
     pub task: TaskId,
     pub rights: Prot,
-    /// One entry per frame of the object, in the same order.
-    pub maps: Vec<Option<Mapping<C>>>,
+    /// The frames it has mapped, by index in the object's frames.
+    pub maps: BTreeMap<usize, Mapping<C>>,
     /// Frames it is entitled to but that are not mapped yet (a lazy attach):
     /// mapped on first touch. `munmap_peer` and shrink take frames out, so a
     /// page removed on purpose is never repaired.
-    pub pending: BTreeSet<usize>,
+    pub pending: Runs,
+}
+
+impl<C> Attachment<C> {
+    /// A new attachment with nothing mapped or pending.
+    pub fn new(task: TaskId, rights: Prot) -> Self {
+        Attachment { task, rights, maps: BTreeMap::new(), pending: Runs::new() }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

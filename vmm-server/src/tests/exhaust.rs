@@ -220,3 +220,53 @@ fn page_by_page_growth_stops_at_the_slot_budget() {
     w.attach(other, mine.id, Prot::ReadWrite).unwrap();
     w.req(other, Request::Grow { object: mine.id, new_size: 16 * PAGE }).unwrap();
 }
+
+/// A lazy attachment costs what it maps, not what the object could hold:
+/// processes attached lazily to an object of a thousand 4 KiB frames are
+/// charged a record for the header's mapping and one for the run of
+/// pending frames, and the heap they take (the server's and the fake
+/// kernel's) is what attaching to a two-page object takes; a touch costs a
+/// mapping and at most one more run.
+#[test]
+fn lazy_attachments_cost_what_they_map() {
+    const FRAMES: u64 = 1024;
+    const PEERS: Pid = 40;
+    let mut w = World::new(64 * MIB);
+    let owner = HOGS[0];
+    w.spawn(owner, None);
+    let big = w.create(owner, "big", Mode::ClientServer, PAGE, 16 * MIB);
+    let small = w.create(owner, "small", Mode::ClientServer, 2 * PAGE, 16 * MIB);
+    for pages in 2..=FRAMES {
+        w.req(owner, Request::Grow { object: big.id, new_size: pages * PAGE }).unwrap();
+    }
+    let peers: std::vec::Vec<Pid> = (100..100 + PEERS).collect();
+    for &p in &peers {
+        w.spawn(p, None);
+    }
+    let per_peer = |w: &mut World, o: &ObjectInfo| {
+        let heap = allocation_counter::measure(|| {
+            for &p in &peers {
+                w.req(p, Request::AttachLazy { object: o.id, prot: Prot::ReadWrite }).unwrap();
+                assert_eq!(w.s.usage(p).2 % 2, 0, "a lazy attach holds the header and one run");
+            }
+        });
+        heap.bytes_current / i64::from(PEERS)
+    };
+    let on_small = per_peer(&mut w, &small);
+    let on_big = per_peer(&mut w, &big);
+    std::eprintln!("heap per lazy attachment: {on_small} bytes (2 frames), {on_big} ({FRAMES} frames)");
+    assert!(
+        on_big <= on_small + 64,
+        "{on_big} bytes per lazy attachment to {FRAMES} frames, {on_small} to 2"
+    );
+    w.check();
+    let p = peers[0];
+    let t = w.tasks[&p];
+    for page in [5, 6, 500] {
+        assert_eq!(w.s.handle_fault(t, big.base + page * PAGE, true), FaultOutcome::Resume);
+    }
+    // Two headers and a run on each object; three pages; the big one's run
+    // is now 1..5, 7..500, 501..1024.
+    assert_eq!(w.s.usage(p).2, 4 + 3 + 2);
+    w.check();
+}

@@ -273,16 +273,18 @@ fn attach_maps_everything_same_address_header_read_only() {
 
 #[test]
 fn attachment_and_mapping_limits() {
-    let limits = Limits { max_attachments: 1, max_mappings: 4, ..Limits::default() };
+    let limits = Limits { max_attachments: 1, max_mappings: 5, ..Limits::default() };
     let mut w = World::with_limits(64 * MIB, limits);
     w.spawn(OWNER, None);
     w.spawn(A, None);
     let o = w.create(OWNER, "t", Mode::Peer, 3 * PAGE, MIB);
     w.attach(OWNER, o.id, Prot::ReadWrite).unwrap();
     assert_eq!(w.attach(A, o.id, Prot::ReadWrite), Err(Error::TooManyAttachments));
-    // Mapping tables for the new pages could pass the owner's budget of
-    // mappings: it gets them pending, mapped on touch while it can pay.
-    grow(&mut w, OWNER, o.id, 5 * PAGE).unwrap();
+    // Mapping the new pages would pass the owner's budget of mappings: it
+    // gets them pending (one record, the run), mapped on touch while it can
+    // pay.
+    grow(&mut w, OWNER, o.id, 6 * PAGE).unwrap();
+    assert_eq!(w.s.usage(OWNER).2, 4);
     assert_eq!(w.read(OWNER, o.base + 3 * PAGE), Err(Fault::NotMapped));
     let t = w.tasks[&OWNER];
     assert_eq!(w.s.handle_fault(t, o.base + 3 * PAGE, false), FaultOutcome::Resume);
