@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use libshm::protocol::{Badge, Mode, Name, Prot, Reply, Request, TaskId, MSG_MAX_WORDS};
+use libshm::protocol::{Badge, Budget, Mode, Name, Prot, Reply, Request, TaskId, MSG_MAX_WORDS};
 use vmm_server::check::check;
 use vmm_server::fake::FakeKernel;
 use vmm_server::{Kernel, Server};
@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         let vs = s.kernel_mut().new_vspace();
         let r = s.handle(
             Badge::Supervisor.encode(),
-            Request::RegisterProcess { task: *t, alias: None },
+            Request::RegisterProcess { task: *t, alias: None, budget: Budget::DEFAULT },
             Some(vs),
         );
         assert_eq!(r, Ok(Reply::RegisterProcess(())));

@@ -143,35 +143,54 @@ pub const fn in_window(addr: u64, len: u64) -> bool {
 pub const MAX_PROCESSES: usize = 128;
 const _: () = assert!(MAX_PROCESSES >= MAX_ATTACHMENTS);
 /// Most shared objects that exist at once.
-pub const MAX_OBJECTS: usize = 64;
+pub const MAX_OBJECTS: usize = 256;
 const _: () = assert!(MAX_OBJECTS > 0);
 /// Most processes attached to one object: the capacity of the header's
 /// attached-processes table (benchmarks run 64 peers plus a grower).
 pub const MAX_ATTACHMENTS: usize = 96;
 const _: () = assert!(MAX_ATTACHMENTS > 64);
-/// Most frame mappings (one cap copy each, in the memory manager's CSpace)
-/// that one process holds across all its objects.
+// The default budget (`protocol::Budget::DEFAULT`), field by field; a
+// system description sets each process's own.
+/// Mapping records (a mapping, or a run of pending pages) one process holds
+/// by default.
 pub const MAX_MAPPINGS_PER_PROCESS: usize = 8192;
 const _: () = assert!(MAX_MAPPINGS_PER_PROCESS == 8192);
-/// Bytes of object memory one process may have allocated (objects it created
-/// or grew), so that one client cannot take all memory: a quarter of the
-/// memory manager's pool (the supervisor checks this at compile time).
+/// Bytes of frames one process may be charged for by default (objects it
+/// created or grew).
 pub const PROCESS_QUOTA_BYTES: u64 = 16 << 20;
+const _: () = assert!(PROCESS_QUOTA_BYTES.is_multiple_of(LARGE_PAGE_SIZE));
 /// Cap slots of the memory manager one process may be charged for by
 /// default (a frame's cap, a mapping's copy and a paging structure take one
-/// each); on seL4 the memory manager sets it from its CNode, see
-/// [`BUDGET_SHARES`].
+/// each).
 pub const PROCESS_SLOT_BUDGET: u64 = 8192;
 const _: () = assert!(PROCESS_SLOT_BUDGET == 8192);
 /// Bytes of paging structures the memory manager may make for one process
-/// (64 tables: each maps 2 MiB of 4 KiB pages or 1 GiB of 2 MiB ones).
+/// by default (64 tables: each maps 2 MiB of 4 KiB pages or 1 GiB of 2 MiB
+/// ones).
 pub const PROCESS_TABLE_BUDGET: u64 = 64 * PAGE_SIZE;
 const _: () = assert!(PROCESS_TABLE_BUDGET == 64 * 4096);
-/// A process's budget of the memory manager's pool and of its cap slots is
-/// at most this share of them, so one client cannot take them all.
-pub const BUDGET_SHARES: u64 = 4;
-const _: () = assert!(BUDGET_SHARES == 4);
-const _: () = assert!(PROCESS_QUOTA_BYTES.is_multiple_of(LARGE_PAGE_SIZE));
+/// Bytes of the shared window one process's objects may reserve by
+/// default: an eighth of it, so eight such budgets fit beside each other.
+pub const PROCESS_WINDOW_BUDGET: u64 = WINDOW_SIZE / 8;
+/// Objects one process may own by default.
+pub const PROCESS_OBJECT_BUDGET: u64 = 16;
+/// Bytes of heap for a memory manager that may hold `slots` caps and owns `pool`
+/// bytes of untyped memory: every cap it holds has a record of a few dozen
+/// bytes (frame, mapping, table entry, plus container slack), so 128 bytes a
+/// slot; in whole 2 MiB pages, at least one, at most 32 MiB, and at most a
+/// quarter of the pool when that leaves a page.
+///
+/// ```
+/// use libshm::layout::memory_manager_heap_bytes as heap_bytes;
+/// assert_eq!(heap_bytes(1 << 12, 64 << 20), 2 << 20);
+/// assert_eq!(heap_bytes(1 << 16, 64 << 20), 8 << 20);
+/// assert_eq!(heap_bytes(1 << 20, 64 << 20), 16 << 20);
+/// ```
+pub fn memory_manager_heap_bytes(slots: u64, pool: u64) -> u64 {
+    const PAGE: u64 = LARGE_PAGE_SIZE;
+    slots.saturating_mul(128).clamp(PAGE, 32 << 20).min(pool / 4).max(PAGE).next_multiple_of(PAGE)
+}
+
 /// Largest `max_size` of one object (its reservation in the window).
 pub const MAX_OBJECT_SIZE: u64 = 1 << 30;
 const _: () = assert!(MAX_OBJECT_SIZE <= WINDOW_SIZE);
@@ -285,6 +304,9 @@ pub struct ProcessInfo {
     /// Bytes of heap mapped at [`HEAP_BASE`] (the system
     /// description's `heap`, in whole pages; 0: none).
     pub heap_bytes: u64,
+    /// What the memory manager promised it (the system description's
+    /// `budget`): past it, a request is refused with `ENOMEM`.
+    pub budget: crate::protocol::Budget,
 }
 
 impl ProcessInfo {

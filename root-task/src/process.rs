@@ -12,7 +12,7 @@ use libshm::layout::{
     HEAP_BASE, HEAP_MAX, IMAGE_BASE, IMAGE_END, IPC_BUFFER, PAGE_SIZE, PROCESS_INFO, STACK_PAGES, STACK_TOP,
 };
 use libshm::protocol::NAME_MAX;
-use libshm::protocol::{Badge, TaskId};
+use libshm::protocol::{Badge, Budget, TaskId};
 use sel4::cap_type::{AsidPool, CNode, Endpoint, Granule, Tcb, Untyped, VSpace};
 use sel4::{CPtr, Cap, CapRights, Error, FixedSizeObject, ObjectType, TcbConfig};
 
@@ -50,6 +50,10 @@ pub enum SpawnError {
     NotDescribed,
     /// Every pid has been handed out once (pids are never reused).
     NoIdentity,
+    /// The memory manager refused to register it: `BudgetUnavailable` when
+    /// what the live processes were promised leaves too little for its
+    /// budget.
+    Refused(libshm::protocol::Error),
 }
 
 impl From<Error> for SpawnError {
@@ -169,6 +173,9 @@ pub struct Spawn<'a> {
     pub priority: u8,
     /// Bytes of heap, mapped at [`HEAP_BASE`].
     pub heap_bytes: u64,
+    /// What the memory manager is asked to promise it (told to it in its
+    /// info page).
+    pub budget: Budget,
     /// How often it was restarted before.
     pub restarts: u64,
     /// A cap to the supervisor with this (normally stale) identity, put in
@@ -427,6 +434,7 @@ fn process_info(spec: &Spawn) -> ProcessInfo {
         arg: spec.arg,
         restarts: spec.restarts,
         heap_bytes: spec.heap_bytes.next_multiple_of(PAGE_SIZE),
+        budget: spec.budget,
     }
 }
 

@@ -7,8 +7,9 @@ use crate::Root;
 use core::cell::UnsafeCell;
 use sel4::BootInfo;
 
-/// Bytes of stack for the root task's main thread.
-pub const STACK_SIZE: usize = 64 * 1024;
+/// Bytes of stack for the root task's main thread (the supervisor keeps its
+/// process table on it; a stack overflow would silently run into statics).
+pub const STACK_SIZE: usize = 256 * 1024;
 
 /// A stack: only ever touched through the stack pointer.
 #[repr(C, align(16))]

@@ -10,7 +10,9 @@ use crate::system::{MemoryManagerConfig, ProcessDesc, Start, System};
 use libshm::client::Ipc;
 use libshm::layout::in_window;
 use libshm::protocol::supervisor::{self as calls, EXIT_FAULTED, EXIT_KILLED};
-use libshm::protocol::{Badge, Client, Error, FaultOutcome, FaultReason, Name, Pid, TaskId, MSG_MAX_WORDS};
+use libshm::protocol::{
+    Badge, Budget, Client, Error, FaultOutcome, FaultReason, Name, Pid, TaskId, MSG_MAX_WORDS,
+};
 use sel4::cap_type::Endpoint;
 use sel4::{debug_println, CPtr, Cap, CapRights, FaultType, MessageInfo, ObjectType};
 
@@ -32,6 +34,7 @@ struct Process {
     arg: u64,
     priority: u8,
     heap_bytes: u64,
+    budget: Budget,
     restarts_left: u32,
     restarts: u64,
     /// The process that started it through [`calls::Request::Start`]: the one that may
@@ -53,6 +56,7 @@ impl Process {
             arg: desc.arg,
             priority: desc.priority,
             heap_bytes: desc.heap_bytes,
+            budget: desc.budget,
             restarts_left: desc.restarts,
             restarts: 0,
             started_by,
@@ -210,6 +214,8 @@ impl Supervisor {
             restarts: 0,
             heap_bytes: 0,
             arg: 0,
+            // Not registered with itself: no budget.
+            budget: Budget::NONE,
         };
         self.start(objs, Process::described(task, &desc, None), None, Some((serve, config.cnode_bits)))?;
         self.mm = Some(MemoryManager { task, caller, service });
@@ -292,8 +298,25 @@ impl Supervisor {
         self.start(objs, self.by_program(task, program, name, arg, restarts), None, None)
     }
 
+    /// Like [`Supervisor::spawn`], with `budget` instead of the
+    /// description's app budget (a root task that knows one process needs
+    /// more, e.g. the benchmark's owner).
+    pub fn spawn_with_budget(
+        &mut self,
+        objs: &mut Objects,
+        program: &'static str,
+        name: &'static str,
+        arg: u64,
+        budget: Budget,
+    ) -> Result<TaskId, SpawnError> {
+        let task = self.next_task()?;
+        let mut p = self.by_program(task, program, name, arg, 0);
+        p.budget = budget;
+        self.start(objs, p, None, None)
+    }
+
     /// A process of `program` as the suite or benchmark spawns it: the
-    /// description's app priority, no heap.
+    /// description's app priority and app budget, no heap.
     fn by_program(
         &self,
         task: TaskId,
@@ -302,8 +325,9 @@ impl Supervisor {
         arg: u64,
         restarts: u32,
     ) -> Process {
-        let priority = self.system.supervisor.app_priority;
-        let desc = ProcessDesc { name, program, start: Start::Boot, priority, restarts, heap_bytes: 0, arg };
+        let (priority, budget) = (self.system.supervisor.app_priority, self.system.supervisor.app_budget);
+        let desc =
+            ProcessDesc { name, program, start: Start::Boot, priority, restarts, heap_bytes: 0, arg, budget };
         Process::described(task, &desc, None)
     }
 
@@ -367,6 +391,7 @@ impl Supervisor {
             restarts: p.restarts,
             priority: p.priority,
             heap_bytes: p.heap_bytes,
+            budget: p.budget,
             extra_badge,
             cnode_bits: serve.map_or(self.system.supervisor.app_cnode_bits, |(_, bits)| bits),
             arena: if serve.is_some() { ArenaSize::Large } else { ArenaSize::Small },
@@ -375,24 +400,36 @@ impl Supervisor {
         };
         p.caps = process::spawn(objs, &mut self.arenas, self.ep, &spec)?;
         self.table[i] = Some(p);
+        // It has not run yet (the root task runs above every process): if
+        // the memory manager cannot promise its budget, it never does.
+        if let Err(e) = self.register(&p) {
+            debug_println!(
+                "supervisor: the memory manager refused pid {} '{}' with budget {:?}: {e}",
+                p.task.pid(),
+                p.name,
+                p.budget
+            );
+            self.table[i] = None;
+            if let Err(e) = self.arenas.give_back(objs.cnode, p.caps.arena) {
+                debug_println!("teardown of pid {} failed: {e}", p.task.pid());
+            }
+            return Err(SpawnError::Refused(e));
+        }
         debug_println!("spawned pid {} '{}' generation {}", p.task.pid(), p.name, p.task.generation());
-        self.register(&p);
         Ok(p.task)
     }
 
     /// Tell the memory manager about a new process and give it the VSpace.
-    fn register(&self, p: &Process) {
-        let Some(mm) = self.mm else { return };
+    fn register(&self, p: &Process) -> Result<(), Error> {
+        let Some(mm) = self.mm else { return Ok(()) };
         let alias = Name::new(p.name).ok();
         let mut mm = Ipc::with_cap(mm.caller, p.caps.vspace.cptr());
-        let mut result = mm.register_process(p.task, alias);
+        let mut result = mm.register_process(p.task, alias, p.budget);
         if result == Err(Error::AliasTaken) {
             // Names need not be unique among apps; aliases must be.
-            result = mm.register_process(p.task, None);
+            result = mm.register_process(p.task, None, p.budget);
         }
-        if let Err(e) = result {
-            debug_println!("memory manager refused pid {}: {e:?}", p.task.pid());
-        }
+        result
     }
 
     /// Asks the memory manager to repair a fault in the shared window. The

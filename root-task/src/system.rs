@@ -3,6 +3,8 @@
 //! and the memory manager. `tools/sysbuild` writes one of these from an
 //! image's `system.toml`, after checking it; the root task only reads it.
 
+pub use libshm::protocol::Budget;
+
 /// A whole image's description.
 #[derive(Debug)]
 pub struct System {
@@ -56,6 +58,8 @@ pub struct ProcessDesc {
     pub heap_bytes: u64,
     /// The word its `ProcessInfo::arg` holds.
     pub arg: u64,
+    /// What the memory manager promises it.
+    pub budget: Budget,
 }
 
 /// The supervisor's sizes.
@@ -69,6 +73,8 @@ pub struct SupervisorConfig {
     pub app_cnode_bits: usize,
     /// Priority of a process the suite or benchmark spawns by program.
     pub app_priority: u8,
+    /// Budget of a process the suite or benchmark spawns by program.
+    pub app_budget: Budget,
 }
 
 /// The memory manager's sizes.

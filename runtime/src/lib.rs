@@ -52,6 +52,24 @@ pub fn start(info: u64, ipc_buffer: u64, main: fn(&'static ProcessInfo) -> i32) 
     supervisor::exit(main(info))
 }
 
+/// This process's info page (what the supervisor told it at its start).
+///
+/// ```no_run,ignore-linux
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 {
+/// let budget = runtime::info().budget;
+/// sel4::debug_println!("may hold {} MiB of shared memory", budget.memory >> 20);
+/// # 0 }
+/// ```
+pub fn info() -> &'static ProcessInfo {
+    // SAFETY: `start` checked the page before `main` ran (no code of the
+    // program runs before it); it is mapped read-only for the process's
+    // whole life and never changes.
+    unsafe { &*(PROCESS_INFO as *const ProcessInfo) }
+}
+
 /// Exit code of a process whose info page was missing.
 pub const EXIT_BAD_START: i32 = 126;
 /// Exit code of a process that panicked.

@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 
 use libshm::header::{Attached, Header, HEADER_BYTES};
 use libshm::layout::{LARGE_PAGE_SIZE, PAGE_SIZE, WINDOW_BASE, WINDOW_END};
-use libshm::protocol::Prot;
+use libshm::protocol::{Budget, Prot};
 
 use crate::fake::{FakeCap, FakeKernel, ObjId};
 use crate::kernel::{ObjectKind, PageSize};
@@ -181,16 +181,35 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
     }
     charged.retain(|_, c| !c.is_zero());
     ensure!(st.usage == charged, "charges {:?}, but the records say {charged:?}", st.usage);
-    let l = server.limits();
-    for (pid, u) in &st.usage {
-        let within = u.memory <= l.quota_bytes
-            && u.tables <= l.table_budget
-            && u.slots <= l.slot_budget
-            && u.mappings <= l.max_mappings as u64
-            && u.objects <= l.object_budget
-            && u.window <= l.window_budget;
-        ensure!(within, "pid {pid} over its budget: {u:?}");
+    // Every registered process within its budget, and all promises kept.
+    for (pid, b) in &st.budgets {
+        ensure!(st.procs.contains_key(pid), "pid {pid} has a budget but is not registered");
+        let u = st.usage.get(pid).copied().unwrap_or_default();
+        ensure!(u.as_budget().fits_in(b), "pid {pid} over its budget: {u:?} > {b:?}");
     }
+    ensure!(st.procs.keys().all(|p| st.budgets.contains_key(p)), "a registered pid has no budget");
+    let promised =
+        st.usage.keys().chain(st.budgets.keys()).copied().collect::<BTreeSet<_>>().into_iter().try_fold(
+            Budget::NONE,
+            |sum, pid| {
+                let b = st.budgets.get(&pid).copied().unwrap_or(Budget::NONE);
+                let u = st.usage.get(&pid).copied().unwrap_or_default().as_budget();
+                let most = Budget {
+                    memory: b.memory.max(u.memory),
+                    tables: b.tables.max(u.tables),
+                    slots: b.slots.max(u.slots),
+                    mappings: b.mappings.max(u.mappings),
+                    objects: b.objects.max(u.objects),
+                    window: b.window.max(u.window),
+                };
+                sum.checked_add(&most)
+            },
+        );
+    let capacity = server.limits().capacity;
+    ensure!(
+        promised.is_some_and(|p| capacity.holds(&p)),
+        "promised {promised:?}, more than the capacity {capacity:?}"
+    );
 
     let live: BTreeSet<FakeCap> = k.live_caps().collect();
     ensure!(

@@ -38,6 +38,7 @@ mod server;
 pub mod untyped;
 
 pub use kernel::{Kernel, KernelError, ObjectKind, PageSize};
+pub use libshm::protocol::Capacity;
 pub use libshm::protocol::{FaultOutcome, FaultReason};
 pub use server::{Limits, Server};
 

@@ -24,12 +24,11 @@ runtime::entry!(target::main);
 
 #[cfg(target_os = "none")]
 mod target {
-    use libshm::layout::BUDGET_SHARES;
     use libshm::protocol::{Reply, MSG_MAX_WORDS};
     use runtime::{slots, ProcessInfo};
     use sel4::{debug_println, MessageInfo, Word, MSG_MAX_LENGTH, WORD_BITS};
     use vmm_server::untyped::{heap_bytes, Slot, Slots};
-    use vmm_server::{Limits, Server};
+    use vmm_server::{Capacity, Limits, Server};
 
     use crate::heap;
     use crate::sel4_kernel::Sel4Kernel;
@@ -65,9 +64,9 @@ mod target {
             heap_size >> 20,
             kernel.free_slots()
         );
-        // One client may use at most a share of the slots, as of the pool.
-        let limits = Limits { slot_budget: kernel.free_slots() / BUDGET_SHARES, ..Limits::default() };
-        serve(Server::with_limits(kernel, limits))
+        let capacity = Capacity::of(kernel.free_slots(), pool_bytes, heap_size);
+        debug_println!("vmm-server: promises at most {capacity:?}");
+        serve(Server::with_limits(kernel, Limits { capacity, ..Limits::default() }))
     }
 
     /// Where the next received cap goes: a slot of our CNode, or none (a

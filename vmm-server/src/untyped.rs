@@ -44,22 +44,7 @@ pub const SMALL_BITS: u32 = 12;
 /// log2 of a 2 MiB frame, and of a chunk.
 pub const LARGE_BITS: u32 = 21;
 
-/// Bytes of heap for a server that may hold `slots` caps and owns `pool`
-/// bytes of untyped memory: every cap it holds has a record of a few dozen
-/// bytes (frame, mapping, table entry, plus container slack), so 128 bytes a
-/// slot; in whole 2 MiB pages, at least one, at most 32 MiB, and at most a
-/// quarter of the pool when that leaves a page.
-///
-/// ```
-/// use vmm_server::untyped::heap_bytes;
-/// assert_eq!(heap_bytes(1 << 12, 64 << 20), 2 << 20);
-/// assert_eq!(heap_bytes(1 << 16, 64 << 20), 8 << 20);
-/// assert_eq!(heap_bytes(1 << 20, 64 << 20), 16 << 20);
-/// ```
-pub fn heap_bytes(slots: u64, pool: u64) -> u64 {
-    const PAGE: u64 = 1 << LARGE_BITS;
-    slots.saturating_mul(128).clamp(PAGE, 32 << 20).min(pool / 4).max(PAGE).next_multiple_of(PAGE)
-}
+pub use libshm::layout::memory_manager_heap_bytes as heap_bytes;
 
 /// Free slots: a bump pointer over a range plus the slots given back.
 ///

@@ -24,7 +24,7 @@ use bench_contract::{
     OBJECT_MAX, PAGES, REPEATS,
 };
 use libshm::layout::{TableLevel, LARGE_PAGE_SIZE, PAGE_SIZE, WINDOW_BASE};
-use libshm::protocol::TaskId;
+use libshm::protocol::{Budget, TaskId};
 use root_task::objects::Objects;
 use root_task::process::SpawnError;
 use root_task::supervisor::{Event, Supervisor};
@@ -113,7 +113,8 @@ impl Bench {
         let answers = kernel(objs.alloc::<Endpoint>(), "the answer endpoint")?;
         let release = kernel(objs.alloc::<Notification>(), "the release notification")?;
         let floor = Floor::new(objs)?;
-        let owner = spawned(sup.spawn(objs, PROGRAM, "bench-owner", Role::Owner.arg(), 0))?;
+        let owner =
+            spawned(sup.spawn_with_budget(objs, PROGRAM, "bench-owner", Role::Owner.arg(), Budget::DEFAULT))?;
         let give = |slot, cap: CPtr, rights| sup.give_cap(owner, slot, cap, rights, 0);
         kernel(give(slots::ANSWERS, answers.cptr(), CapRights::ALL), "give the owner its endpoint")?;
         kernel(give(slots::RELEASE, release.cptr(), CapRights::WRITE_ONLY), "give the owner release")?;

@@ -151,7 +151,11 @@ pub fn report() -> String {
     let register = |s: &mut Server<Metered>, pid: u16| {
         let r = s.handle(
             sup,
-            Request::RegisterProcess { task: task(pid), alias: None },
+            Request::RegisterProcess {
+                task: task(pid),
+                alias: None,
+                budget: libshm::protocol::Budget::DEFAULT,
+            },
             Some(vspaces[usize::from(pid) - 1]),
         );
         ok(r);

@@ -639,7 +639,7 @@ protocol! {
     ///     # fn stat(&mut self, _: TaskId, _: ObjectId) -> Result<ObjectStat, Error> { Err(Error::NotPermitted) }
     ///     # fn destroy(&mut self, _: TaskId, _: ObjectId) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     # fn attach_lazy(&mut self, _: TaskId, _: ObjectId, _: Prot) -> Result<AttachInfo, Error> { Err(Error::NotPermitted) }
-    ///     # fn register_process(&mut self, _: (), _: TaskId, _: Option<Name>) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn register_process(&mut self, _: (), _: TaskId, _: Option<Name>, _: Budget) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     # fn unregister_process(&mut self, _: (), _: TaskId) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     # fn resolve_fault(&mut self, _: (), _: TaskId, _: u64, _: bool) -> Result<FaultOutcome, Error> { Err(Error::NotPermitted) }
     /// }
@@ -809,6 +809,9 @@ protocol! {
         task: TaskId,
         /// Its alias, if any.
         alias: Option<Name>,
+        /// What it may use; refused with `BudgetUnavailable` if the memory
+        /// manager has promised too much of it to others.
+        budget: Budget,
     } -> ();
 
     /// Supervisor only: a process died; forget it.
@@ -936,6 +939,147 @@ pub struct AttachInfo {
     pub size: u64,
     /// The root offset (patent ¶19, ¶49).
     pub root: u64,
+}
+
+/// What the memory manager promises one process, set by the system
+/// description (or, for a process spawned by program, by its spawner) and
+/// sent with `RegisterProcess`. The memory manager registers a process only
+/// if its budget fits in what it has not yet promised to others, and
+/// refuses anything that would take the process past it with an `ENOMEM`
+/// error naming the resource; so no process can ever take what another was
+/// promised.
+///
+/// ```
+/// use libshm::protocol::Budget;
+/// let big = Budget { memory: 64 << 20, ..Budget::DEFAULT };
+/// assert!(Budget::DEFAULT.fits_in(&big));
+/// assert!(!big.fits_in(&Budget::DEFAULT));
+/// ```
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes of frames of the objects it creates or grows.
+    pub memory: u64,
+    /// Bytes of paging structures made in VSpaces for mappings it causes.
+    pub tables: u64,
+    /// Cap slots of the memory manager: a frame's cap, a mapping's copy
+    /// and a paging structure's cap take one each.
+    pub slots: u64,
+    /// Records of what its VSpace holds: a mapping each, and a run of
+    /// pages pending (a lazy attachment's) each.
+    pub mappings: u64,
+    /// Objects it owns.
+    pub objects: u64,
+    /// Bytes of the shared window its objects reserve (their maximum
+    /// sizes, in whole 2 MiB).
+    pub window: u64,
+}
+
+impl Budget {
+    /// A process's budget when nothing else is said: room for a few
+    /// objects of a few MiB, or many attachments to others' objects.
+    pub const DEFAULT: Budget = Budget {
+        memory: crate::layout::PROCESS_QUOTA_BYTES,
+        tables: crate::layout::PROCESS_TABLE_BUDGET,
+        slots: crate::layout::PROCESS_SLOT_BUDGET,
+        mappings: crate::layout::MAX_MAPPINGS_PER_PROCESS as u64,
+        objects: crate::layout::PROCESS_OBJECT_BUDGET,
+        window: crate::layout::PROCESS_WINDOW_BUDGET,
+    };
+
+    /// Nothing at all.
+    pub const NONE: Budget = Budget { memory: 0, tables: 0, slots: 0, mappings: 0, objects: 0, window: 0 };
+
+    /// Every field at most `other`'s.
+    pub const fn fits_in(&self, other: &Budget) -> bool {
+        self.memory <= other.memory
+            && self.tables <= other.tables
+            && self.slots <= other.slots
+            && self.mappings <= other.mappings
+            && self.objects <= other.objects
+            && self.window <= other.window
+    }
+
+    /// The field-by-field sum, `None` on overflow.
+    pub const fn checked_add(&self, o: &Budget) -> Option<Budget> {
+        macro_rules! add {
+            ($($f:ident),*) => {
+                Some(Budget { $($f: match self.$f.checked_add(o.$f) { Some(v) => v, None => return None },)* })
+            };
+        }
+        add!(memory, tables, slots, mappings, objects, window)
+    }
+}
+
+/// What the server has to promise: a process is registered only while the
+/// budgets of all registered processes (and what dead ones still hold) fit.
+///
+/// ```
+/// use libshm::protocol::Budget;
+/// use libshm::protocol::Capacity;
+/// let c = Capacity { pool: 64 << 20, slots: 10_000, records: 10_000, objects: 64, window: 1 << 31 };
+/// assert!(c.holds(&Budget::DEFAULT));
+/// assert!(!c.holds(&Budget { memory: 64 << 20, ..Budget::DEFAULT }));
+/// ```
+///
+/// The memory manager computes its own from what it was given; the build
+/// (`tools/sysbuild`) computes the same from the description, to check that
+/// the described processes' budgets fit together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    /// Bytes of untyped memory for frames and paging structures together.
+    pub pool: u64,
+    /// Cap slots of the server's CNode.
+    pub slots: u64,
+    /// Mapping records (heap).
+    pub records: u64,
+    /// Objects.
+    pub objects: u64,
+    /// Bytes of the shared window.
+    pub window: u64,
+}
+
+impl Capacity {
+    /// What a memory manager can promise with `free_slots` slots and `pool`
+    /// bytes of untyped memory, of which `heap` went to its heap: the pool
+    /// less the heap; the slots less the pool's own bookkeeping (a child
+    /// untyped per 4 KiB and per 2 MiB of pool, at most) and a few kept for
+    /// receiving caps; a heap record per slot; every object and the whole
+    /// window.
+    ///
+    /// ```
+    /// use libshm::protocol::Capacity;
+    /// let c = Capacity::of(1 << 17, 64 << 20, 16 << 20);
+    /// assert_eq!(c.pool, 48 << 20);
+    /// assert_eq!(c.slots, (1 << 17) - 16384 - 32 - 16);
+    /// ```
+    pub const fn of(free_slots: u64, pool: u64, heap: u64) -> Capacity {
+        let bookkeeping = pool / crate::layout::PAGE_SIZE + pool / crate::layout::LARGE_PAGE_SIZE;
+        let slots = free_slots.saturating_sub(bookkeeping + Capacity::RESERVED_SLOTS);
+        Capacity {
+            pool: pool.saturating_sub(heap),
+            slots,
+            records: slots,
+            objects: crate::layout::MAX_OBJECTS as u64,
+            window: crate::layout::WINDOW_SIZE,
+        }
+    }
+
+    /// Slots never promised: the receive slot and scratch.
+    pub const RESERVED_SLOTS: u64 = 16;
+
+    /// No bound at all.
+    pub const UNBOUNDED: Capacity =
+        Capacity { pool: u64::MAX, slots: u64::MAX, records: u64::MAX, objects: u64::MAX, window: u64::MAX };
+
+    /// Whether budgets adding up to `total` can all be kept.
+    pub fn holds(&self, total: &Budget) -> bool {
+        total.memory.checked_add(total.tables).is_some_and(|m| m <= self.pool)
+            && total.slots <= self.slots
+            && total.mappings <= self.records
+            && total.objects <= self.objects
+            && total.window <= self.window
+    }
 }
 
 /// What to do with a thread that faulted in the shared window: what
@@ -1163,6 +1307,10 @@ errors! {
     WindowExceeded = (ENOMEM, 5),
     /// The server's memory ran out.
     OutOfMemory = (ENOMEM, 0),
+    /// A process cannot be registered with the budget asked for: with what
+    /// the memory manager has promised the processes it has, that budget
+    /// would pass what it has (memory, slots, objects or window).
+    BudgetUnavailable = (ENOMEM, 7),
     /// The kernel refused an invocation the server expected to work.
     Kernel = (EIO, 0),
 }

@@ -165,8 +165,11 @@ fn request() -> impl Strategy<Value = Request> {
             addr,
             len
         }),
-        (task(), proptest::option::of(name()))
-            .prop_map(|(task, alias)| Request::RegisterProcess { task, alias }),
+        (task(), proptest::option::of(name())).prop_map(|(task, alias)| Request::RegisterProcess {
+            task,
+            alias,
+            budget: Budget::DEFAULT
+        }),
         task().prop_map(|task| Request::UnregisterProcess { task }),
         (obj, prot()).prop_map(|(object, prot)| Request::AttachLazy { object, prot }),
         (task(), any::<u64>(), any::<bool>()).prop_map(|(task, addr, write)| Request::ResolveFault {
@@ -313,7 +316,10 @@ fn typed_client_calls_encode_their_row() {
     assert_eq!(c.grow(ObjectId(5), 3 * PAGE), Ok(3 * PAGE));
     // A reply of the wrong size for the row is refused.
     assert_eq!(c.detach(ObjectId(5)), Err(Error::LongMessage));
-    assert_eq!(c.register_process(TaskId::new(1, 0).unwrap(), None).err(), Some(Error::LongMessage));
+    assert_eq!(
+        c.register_process(TaskId::new(1, 0).unwrap(), None, Budget::DEFAULT).err(),
+        Some(Error::LongMessage)
+    );
     let mut expected = [0; Request::MAX_WORDS];
     let (label, len) = Request::Grow { object: ObjectId(5), new_size: 3 * PAGE }.encode(&mut expected);
     assert_eq!(c.0[0], (label, expected[..len].to_vec(), 0));

@@ -4,8 +4,8 @@
 //! [`Error::ShortMessage`] or [`Error::LongMessage`]).
 
 use super::{
-    AttachInfo, Error, FaultOutcome, FaultReason, MapFlags, Mode, Name, ObjectId, ObjectInfo, ObjectStat,
-    Pid, Prot, Target, TaskId, NAME_WORDS,
+    AttachInfo, Budget, Error, FaultOutcome, FaultReason, MapFlags, Mode, Name, ObjectId, ObjectInfo,
+    ObjectStat, Pid, Prot, Target, TaskId, NAME_WORDS,
 };
 
 /// A type's place on the wire: how many words it takes, how it is written
@@ -295,6 +295,25 @@ impl Wire for ObjectStat {
                 _ => return Err(Error::BadValue),
             },
             owner: Wire::get(r)?,
+        })
+    }
+}
+
+impl Wire for Budget {
+    const WORDS: usize = 6;
+    fn put(&self, w: &mut Writer<'_>) {
+        for v in [self.memory, self.tables, self.slots, self.mappings, self.objects, self.window] {
+            w.put(v);
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        Ok(Budget {
+            memory: r.get()?,
+            tables: r.get()?,
+            slots: r.get()?,
+            mappings: r.get()?,
+            objects: r.get()?,
+            window: r.get()?,
         })
     }
 }

@@ -106,6 +106,7 @@ pub fn spawned(r: Result<TaskId, SpawnError>) -> Result<TaskId, Failure> {
         SpawnError::UnknownProgram => fail("spawn: the image embeds no such program"),
         SpawnError::NotDescribed => fail("spawn: the description names no such process"),
         SpawnError::NoIdentity => fail("spawn: every pid has been used"),
+        SpawnError::Refused(_) => fail("spawn: the memory manager cannot promise its budget"),
     })
 }
 

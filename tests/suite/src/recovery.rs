@@ -91,8 +91,8 @@ fn quota(env: &mut Env) -> Check {
         let neighbour = m.spawn(env, "rec-quota-neighbour", Behaviour::QuotaNeighbour.arg(), Ending::Pass)?;
         m.all_pass(env, &[hog, neighbour])?;
         debug_println!(
-            "  quota: one client holds {} MiB and is refused more; another still grows",
-            libshm::layout::PROCESS_QUOTA_BYTES >> 20
+            "  quota: one client holds its budget's {} MiB and is refused more; another still grows",
+            env.sup.system().supervisor.app_budget.memory >> 20
         );
         Ok(())
     })

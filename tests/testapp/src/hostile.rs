@@ -8,10 +8,10 @@
 
 use crate::rng::Rng;
 use libshm::client::Ipc;
-use libshm::layout::{IMAGE_BASE, MAX_OBJECTS, MAX_OBJECT_SIZE, PAGE_SIZE, PROCESS_QUOTA_BYTES, WINDOW_SIZE};
+use libshm::layout::{IMAGE_BASE, MAX_OBJECTS, MAX_OBJECT_SIZE, PAGE_SIZE, WINDOW_SIZE};
 use libshm::protocol::{
-    Client, Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, Op, Prot, Reply, Request, Target, MAP_FIXED,
-    MAP_SHARED, NAME_MAX, PROT_WRITE,
+    Budget, Client, Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, Op, Prot, Reply, Request, Target,
+    MAP_FIXED, MAP_SHARED, NAME_MAX, PROT_WRITE,
 };
 use libshm::shm::SharedObject;
 use runtime::{slots, supervisor, ProcessInfo};
@@ -453,10 +453,11 @@ fn fill_until(a: &mut Attack, max_size: u64, attempts: usize, error: Error, what
 
 /// Quota, a full window and a full object table.
 fn limits(a: &mut Attack) -> Outcome {
+    let quota = runtime::info().budget.memory;
     let over_quota = Request::Create {
         name: name(NOBODY)?,
         mode: Mode::Peer,
-        size: PROCESS_QUOTA_BYTES + PAGE_SIZE,
+        size: quota + PAGE_SIZE,
         max_size: MAX_OBJECT_SIZE,
         client_prot: Prot::ReadWrite,
     };
@@ -466,14 +467,14 @@ fn limits(a: &mut Attack) -> Outcome {
         name: name(NOBODY)?,
         mode: Mode::ClientServer,
         size: PAGE_SIZE,
-        max_size: MAX_OBJECT_SIZE / 2,
+        max_size: 2 * quota,
         client_prot: Prot::Read,
     };
     let big = match expect(mm().request(&big), "create a large reservation")? {
         Reply::Create(o) => o.id,
         _ => return Err("create answers with the object"),
     };
-    let grow = Request::Grow { object: big, new_size: PROCESS_QUOTA_BYTES };
+    let grow = Request::Grow { object: big, new_size: quota };
     let grown = a.send(grow, None, Error::QuotaExceeded, "grow past the quota");
     expect(mm().destroy(big), "destroy the reservation")?;
     grown?;
@@ -529,7 +530,7 @@ fn messages(a: &mut Attack, own: &ObjectInfo) -> Outcome {
     )?;
 
     // Supervisor operations, with and without the cap they take.
-    let register = Request::RegisterProcess { task: a.me, alias: None };
+    let register = Request::RegisterProcess { task: a.me, alias: None, budget: Budget::DEFAULT };
     a.send(register, None, Error::NotSupervisor, "register a process")?;
     a.send(register, Some(slots::VSPACE), Error::NotSupervisor, "register a process with a VSpace")?;
     a.send(register, Some(slots::TCB), Error::NotSupervisor, "register a process with a TCB")?;

@@ -149,14 +149,16 @@ fn reattacher(info: &ProcessInfo) -> Outcome {
 }
 
 fn quota_hog() -> Outcome {
-    let quota_max = 2 * PROCESS_QUOTA_BYTES;
+    // Its budget's memory, in whole 2 MiB (the grow below is one).
+    let quota = runtime::info().budget.memory;
+    let quota_max = 2 * quota;
     let mut obj = expect(
         SharedObject::create(QUOTA_OBJECT, Mode::Peer, PAGE_SIZE, quota_max, Prot::ReadWrite),
         "create the hog's object",
     )?;
     let outcome = (|| {
-        expect(obj.grow(PROCESS_QUOTA_BYTES), "grow to the whole quota")?;
-        refused(obj.grow(PROCESS_QUOTA_BYTES + PAGE_SIZE), Error::QuotaExceeded, "grow past the quota")?;
+        expect(obj.grow(quota), "grow to the whole quota")?;
+        refused(obj.grow(quota + PAGE_SIZE), Error::QuotaExceeded, "grow past the quota")?;
         let more =
             SharedObject::create(QUOTA_NEIGHBOUR_OBJECT, Mode::Peer, PAGE_SIZE, PAGE_SIZE, Prot::ReadWrite);
         refused(more.map(|_| ()), Error::QuotaExceeded, "create past the quota")?;

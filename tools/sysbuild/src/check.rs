@@ -4,8 +4,11 @@
 
 use crate::desc::{DescError, Start, System};
 use crate::gen::Embedded;
-use libshm::layout::{BUDGET_SHARES, HEAP_MAX, MAX_PROCESSES, PAGE_SIZE, PROCESS_QUOTA_BYTES, STACK_PAGES};
-use libshm::protocol::{Name, GENERATION_BITS};
+use libshm::layout::{
+    memory_manager_heap_bytes, slots::FIRST_FREE, HEAP_MAX, LARGE_PAGE_SIZE, MAX_PROCESSES, PAGE_SIZE,
+    STACK_PAGES,
+};
+use libshm::protocol::{Budget, Capacity, Name, GENERATION_BITS};
 
 /// log2 slots of the root task's CNode (the kernel's `ROOT_CNODE_SIZE_BITS`
 /// on both arches).
@@ -24,6 +27,11 @@ const ARENA_SLOTS: usize = 16;
 /// two QEMU machines (512 MiB on x86_64) leaves after the kernel, its
 /// boot-time objects and the root task.
 pub const MAX_UNTYPED_BYTES: u64 = 384 << 20;
+/// The memory manager's first free slot.
+const FIRST_FREE_SLOT: u64 = FIRST_FREE;
+/// Slots the memory manager takes for itself before it serves (its heap's
+/// paging structures, its scratch mappings; generous).
+const MM_SETUP_SLOTS: u64 = 64;
 /// Bytes of a CNode slot (`seL4_SlotBits` = 5).
 const SLOT_BYTES: u64 = 32;
 /// An arena's fixed objects: VSpace root, TCB, IPC buffer, info page and
@@ -59,15 +67,8 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
         }
     }
     let pool = (mm.pool_count as u64) << mm.pool_bits;
-    if mm.pool_count == 0 || PROCESS_QUOTA_BYTES * BUDGET_SHARES > pool {
-        return err(
-            "[memory_manager] pool_count",
-            format!(
-                "a pool of {} MiB is less than {BUDGET_SHARES} client quotas of {} MiB",
-                pool >> 20,
-                PROCESS_QUOTA_BYTES >> 20
-            ),
-        );
+    if mm.pool_count == 0 {
+        return err("[memory_manager] pool_count", "the memory manager needs a pool".into());
     }
     let untyped = ((sup.arenas as u64) << sup.arena_bits) + (1 << mm.arena_bits) + pool;
     if untyped > MAX_UNTYPED_BYTES {
@@ -112,6 +113,36 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
             "[supervisor] app_priority",
             format!("must be below the memory manager's {}", mm.priority),
         );
+    }
+
+    // The budgets: every described process may be alive at once, so theirs
+    // must fit together in what the memory manager can promise; an app
+    // spawned by program is admitted at run time, while its budget fits.
+    let capacity = memory_manager_capacity(mm.cnode_bits, mm.pool_count as u64, pool);
+    let app = spec.app_budget();
+    if !capacity.holds(&app) {
+        return err(
+            "[supervisor] app_budget",
+            format!("{app:?} is more than the memory manager has: {capacity:?}"),
+        );
+    }
+    let mut total = Budget::NONE;
+    for p in &spec.processes {
+        let entry = format!("process '{}'", p.name);
+        let sum = total.checked_add(&spec.budget_of(p));
+        match sum.filter(|t| capacity.holds(t)) {
+            Some(t) => total = t,
+            None => {
+                return err(
+                    &entry,
+                    format!(
+                        "with this budget the processes' budgets add up to more than the memory manager has \
+                         ({capacity:?}; memory and tables share the pool): give it or the others less, or the \
+                         memory manager more (pool_count, cnode_bits)"
+                    ),
+                )
+            }
+        }
     }
 
     // The processes.
@@ -160,6 +191,17 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
         fits_arena(system, &entry, &p.program, images, 1 << sup.arena_bits, sup.app_cnode_bits, p.heap)?;
     }
     Ok(())
+}
+
+/// What a memory manager built as described can promise (as it computes
+/// on target: `libshm::protocol::Capacity::of`): its CNode's free half less
+/// the slots its info page's first entries and its pool's caps take, and
+/// its pool less its heap.
+pub fn memory_manager_capacity(cnode_bits: usize, pool_count: u64, pool: u64) -> Capacity {
+    let free = (1u64 << (cnode_bits - 1)).saturating_sub(FIRST_FREE_SLOT + pool_count + MM_SETUP_SLOTS);
+    let heap = memory_manager_heap_bytes(free, pool);
+    // Its heap's 2 MiB frames take a slot each.
+    Capacity::of(free.saturating_sub(heap / LARGE_PAGE_SIZE), pool, heap)
 }
 
 fn check_name(system: &System, entry: &str, name: &str) -> Result<(), DescError> {

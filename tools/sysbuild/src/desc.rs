@@ -6,14 +6,16 @@
 //! arena_bits = 20       # log2 bytes of an app's arena
 //! app_cnode_bits = 10   # log2 slots of an app's CNode
 //! app_priority = 100    # of a process the suite or benchmark spawns
+//! app_budget = { memory = 16777216 } # its budget (fields as below)
 //!
 //! [memory_manager]      # optional; these are the defaults
 //! program = "vmm-server"
 //! name = "memory-manager"
 //! priority = 150        # above every app
-//! cnode_bits = 14
-//! arena_bits = 22
-//! pool_count = 16       # its pool: this many untypeds
+//! cnode_bits = 18       # half free: promised to clients, less the pool's
+//!                       # bookkeeping (a slot per 4 KiB of pool at most)
+//! arena_bits = 24
+//! pool_count = 48       # its pool: this many untypeds
 //! pool_bits = 22        # of 2^pool_bits bytes
 //!
 //! programs = ["testapp"] # embedded besides the processes' programs, for a
@@ -27,8 +29,14 @@
 //! restarts = 0          # how often it is restarted after a fault
 //! heap = 0              # bytes of heap (rounded up to pages)
 //! arg = 0               # its ProcessInfo::arg
+//! # What the memory manager promises it; each field left out is
+//! # [supervisor] app_budget's (whose own default is
+//! # libshm::protocol::Budget::DEFAULT). The build checks that the budgets
+//! # of all processes fit what the memory manager can promise.
+//! budget = { memory = 16777216, tables = 262144, slots = 8192, mappings = 8192, objects = 16, window = 1073741824 }
 //! ```
 
+use libshm::protocol::Budget;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -94,11 +102,52 @@ pub struct Supervisor {
     pub app_cnode_bits: usize,
     /// Priority of processes spawned by program (suite, benchmark).
     pub app_priority: u8,
+    /// Budget of processes spawned by program.
+    pub app_budget: BudgetSpec,
 }
 
 impl Default for Supervisor {
     fn default() -> Self {
-        Supervisor { arenas: 48, arena_bits: 20, app_cnode_bits: 10, app_priority: 100 }
+        Supervisor {
+            arenas: 48,
+            arena_bits: 20,
+            app_cnode_bits: 10,
+            app_priority: 100,
+            app_budget: BudgetSpec::default(),
+        }
+    }
+}
+
+/// A budget as written: every field optional. A process's missing fields
+/// are the app budget's, the app budget's are [`Budget::DEFAULT`]'s.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSpec {
+    /// Bytes of frames.
+    pub memory: Option<u64>,
+    /// Bytes of paging structures.
+    pub tables: Option<u64>,
+    /// Cap slots of the memory manager.
+    pub slots: Option<u64>,
+    /// Mapping records.
+    pub mappings: Option<u64>,
+    /// Objects owned.
+    pub objects: Option<u64>,
+    /// Bytes of the shared window.
+    pub window: Option<u64>,
+}
+
+impl BudgetSpec {
+    /// The budget it says, with `d`'s fields where it says none.
+    pub fn over(&self, d: Budget) -> Budget {
+        Budget {
+            memory: self.memory.unwrap_or(d.memory),
+            tables: self.tables.unwrap_or(d.tables),
+            slots: self.slots.unwrap_or(d.slots),
+            mappings: self.mappings.unwrap_or(d.mappings),
+            objects: self.objects.unwrap_or(d.objects),
+            window: self.window.unwrap_or(d.window),
+        }
     }
 }
 
@@ -128,9 +177,9 @@ impl Default for MemoryManager {
             program: "vmm-server".into(),
             name: "memory-manager".into(),
             priority: 150,
-            cnode_bits: 14,
-            arena_bits: 22,
-            pool_count: 16,
+            cnode_bits: 18,
+            arena_bits: 24,
+            pool_count: 48,
             pool_bits: 22,
         }
     }
@@ -178,10 +227,25 @@ pub struct Process {
     /// Its `ProcessInfo::arg`.
     #[serde(default)]
     pub arg: u64,
+    /// What the memory manager promises it.
+    #[serde(default)]
+    pub budget: BudgetSpec,
 }
 
 fn default_priority() -> u8 {
     Supervisor::default().app_priority
+}
+
+impl Spec {
+    /// The budget of a process spawned by program.
+    pub fn app_budget(&self) -> Budget {
+        self.supervisor.app_budget.over(Budget::DEFAULT)
+    }
+
+    /// The budget of `p`.
+    pub fn budget_of(&self, p: &Process) -> Budget {
+        p.budget.over(self.app_budget())
+    }
 }
 
 impl System {

@@ -6,6 +6,7 @@ use elf::abi::PT_LOAD;
 use elf::endian::AnyEndian;
 use elf::ElfBytes;
 use libshm::layout::PAGE_SIZE;
+use libshm::protocol::Budget;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -71,8 +72,14 @@ pub fn system_rs(system: &System, images: &[Embedded]) -> String {
         writeln!(
             out,
             "        root_task::system::ProcessDesc {{ name: {:?}, program: {:?}, start: {start}, priority: {}, \
-             restarts: {}, heap_bytes: {}, arg: {} }},",
-            p.name, p.program, p.priority, p.restarts, p.heap, p.arg
+             restarts: {}, heap_bytes: {}, arg: {}, budget: {} }},",
+            p.name,
+            p.program,
+            p.priority,
+            p.restarts,
+            p.heap,
+            p.arg,
+            budget_rs(&spec.budget_of(p))
         )
         .unwrap();
     }
@@ -80,8 +87,12 @@ pub fn system_rs(system: &System, images: &[Embedded]) -> String {
     writeln!(
         out,
         "    supervisor: root_task::system::SupervisorConfig {{ arenas: {}, arena_bits: {}, app_cnode_bits: {}, \
-         app_priority: {} }},",
-        sup.arenas, sup.arena_bits, sup.app_cnode_bits, sup.app_priority
+         app_priority: {}, app_budget: {} }},",
+        sup.arenas,
+        sup.arena_bits,
+        sup.app_cnode_bits,
+        sup.app_priority,
+        budget_rs(&spec.app_budget())
     )
     .unwrap();
     writeln!(
@@ -93,4 +104,11 @@ pub fn system_rs(system: &System, images: &[Embedded]) -> String {
     .unwrap();
     writeln!(out, "}};").unwrap();
     out
+}
+
+fn budget_rs(b: &Budget) -> String {
+    format!(
+        "root_task::system::Budget {{ memory: {}, tables: {}, slots: {}, mappings: {}, objects: {}, window: {} }}",
+        b.memory, b.tables, b.slots, b.mappings, b.objects, b.window
+    )
 }

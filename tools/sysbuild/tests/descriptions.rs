@@ -81,7 +81,11 @@ fn priorities_must_stay_below_the_memory_manager() {
 fn sizes_that_cannot_fit_are_refused() {
     refused("[supervisor]\narenas = 300\n", "[supervisor] arenas: 300 is not in 1..=127");
     refused("[supervisor]\narenas = 120\narena_bits = 22\n", "MiB of untyped memory");
-    refused("[memory_manager]\npool_count = 1\n", "less than 4 client quotas");
+    refused("[memory_manager]\npool_count = 1\n", "[supervisor] app_budget: Budget");
+    // Three processes of a third of the window each cannot all be promised it.
+    let third = format!("{OWNER}budget = {{ window = 805306368 }}\n");
+    let three = format!("{third}{}{}", third.replace("owner", "a"), third.replace("owner", "b"));
+    refused(&three, "process 'b': with this budget the processes' budgets add up to more");
     refused(&format!("{OWNER}heap = 1048576\n"), "process 'owner': needs");
     refused(&format!("{OWNER}heap = 999999999\n"), "heap = 999999999: at most");
     refused("[supervisor]\napp_cnode_bits = 19\n", "[supervisor] app_cnode_bits: 19 is not in");

@@ -89,46 +89,94 @@ impl Usage {
     }
 }
 
-/// Whether `pid` may be charged `cost` more, and the error if not.
+impl Usage {
+    /// As a budget: what a process that holds this needs at least.
+    pub(crate) const fn as_budget(&self) -> Budget {
+        Budget {
+            memory: self.memory,
+            tables: self.tables,
+            slots: self.slots,
+            mappings: self.mappings,
+            objects: self.objects,
+            window: self.window,
+        }
+    }
+}
+
+/// Whether `pid` may be charged `cost` more, and the error if not. A pid
+/// with no budget (not registered) may be charged nothing.
 pub(super) fn check(
     usage: &BTreeMap<Pid, Usage>,
-    limits: &Limits,
+    budgets: &BTreeMap<Pid, Budget>,
     pid: Pid,
     cost: Usage,
 ) -> Result<(), Error> {
     let now = usage.get(&pid).copied().unwrap_or_default();
     let after = now.plus(cost).ok_or(Error::QuotaExceeded)?;
-    if after.memory > limits.quota_bytes {
+    let b = budgets.get(&pid).copied().unwrap_or(Budget::NONE);
+    if after.memory > b.memory {
         return Err(Error::QuotaExceeded);
     }
-    if after.tables > limits.table_budget {
+    if after.tables > b.tables {
         return Err(Error::TablesExceeded);
     }
-    if after.slots > limits.slot_budget {
+    if after.slots > b.slots {
         return Err(Error::SlotsExceeded);
     }
-    if after.mappings > limits.max_mappings as u64 {
+    if after.mappings > b.mappings {
         return Err(Error::TooManyMappings);
     }
-    if after.objects > limits.object_budget {
+    if after.objects > b.objects {
         return Err(Error::ObjectsExceeded);
     }
-    if after.window > limits.window_budget {
+    if after.window > b.window {
         return Err(Error::WindowExceeded);
     }
     Ok(())
+}
+
+/// What the server has promised every pid but `except`: a registered
+/// process its budget (or what it holds, if more), a pid no longer
+/// registered what it still holds (the objects a dead owner left).
+pub(super) fn promised(
+    usage: &BTreeMap<Pid, Usage>,
+    budgets: &BTreeMap<Pid, Budget>,
+    except: Pid,
+) -> Option<Budget> {
+    let pids = budgets.keys().chain(usage.keys().filter(|p| !budgets.contains_key(p)));
+    pids.filter(|&&p| p != except)
+        .try_fold(Budget::NONE, |sum, &p| sum.checked_add(&promise(usage, budgets, p)))
+}
+
+/// What `pid` is promised: the larger of its budget and its holdings.
+pub(super) fn promise(usage: &BTreeMap<Pid, Usage>, budgets: &BTreeMap<Pid, Budget>, pid: Pid) -> Budget {
+    let b = budgets.get(&pid).copied().unwrap_or(Budget::NONE);
+    at_least(b, usage.get(&pid).copied().unwrap_or_default())
+}
+
+/// `b`, raised to what `held` holds where that is more.
+pub(super) fn at_least(b: Budget, held: Usage) -> Budget {
+    let held = held.as_budget();
+    Budget {
+        memory: b.memory.max(held.memory),
+        tables: b.tables.max(held.tables),
+        slots: b.slots.max(held.slots),
+        mappings: b.mappings.max(held.mappings),
+        objects: b.objects.max(held.objects),
+        window: b.window.max(held.window),
+    }
 }
 
 /// Charges `pid` `cost` if its budget allows, recording the charge in
 /// `txn` so that a rollback gives it back.
 pub(super) fn charge<C>(
     usage: &mut BTreeMap<Pid, Usage>,
-    limits: &Limits,
+    budgets: &BTreeMap<Pid, Budget>,
     txn: &mut Txn<C>,
     pid: Pid,
     cost: Usage,
 ) -> Result<(), Error> {
-    check(usage, limits, pid, cost)?;
+    check(usage, budgets, pid, cost)?;
     if cost.is_zero() {
         return Ok(());
     }

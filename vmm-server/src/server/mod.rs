@@ -19,13 +19,12 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use libshm::header::{Attached, Header, HEADER_BYTES};
 use libshm::layout::{
-    in_window, TableLevel, BUDGET_SHARES, LARGE_PAGE_SIZE, MAX_ATTACHMENTS, MAX_MAPPINGS_PER_PROCESS,
-    MAX_OBJECTS, MAX_OBJECT_SIZE, MAX_PROCESSES, PAGE_SIZE, PROCESS_QUOTA_BYTES, PROCESS_SLOT_BUDGET,
-    PROCESS_TABLE_BUDGET, WINDOW_BASE, WINDOW_END,
+    in_window, TableLevel, LARGE_PAGE_SIZE, MAX_ATTACHMENTS, MAX_OBJECTS, MAX_OBJECT_SIZE, MAX_PROCESSES,
+    PAGE_SIZE, WINDOW_BASE, WINDOW_END,
 };
 use libshm::protocol::{
-    AttachInfo, Badge, Caller, Error, FaultOutcome, FaultReason, Handler, MapFlags, Mode, Name, ObjectId,
-    ObjectInfo, ObjectStat, Pid, Prot, Reply, Request, Sender, Target, TaskId,
+    AttachInfo, Badge, Budget, Caller, Capacity, Error, FaultOutcome, FaultReason, Handler, MapFlags, Mode,
+    Name, ObjectId, ObjectInfo, ObjectStat, Pid, Prot, Reply, Request, Sender, Target, TaskId,
 };
 
 mod budget;
@@ -45,8 +44,10 @@ pub(crate) use paging::frame_plan;
 use paging::*;
 use txn::Txn;
 
-/// The server's table sizes and quotas; [`Default`] takes them from
-/// [`libshm::layout`]. Tests shrink them to reach the "full" paths.
+/// The server's table sizes and what it can promise all processes
+/// together; [`Default`] takes the tables from [`libshm::layout`] and
+/// promises without bound (the host tests' fake kernel runs out first).
+/// Each process's own budget comes with its registration.
 ///
 /// ```
 /// let l = vmm_server::Limits::default();
@@ -60,19 +61,8 @@ pub struct Limits {
     pub max_objects: usize,
     /// Processes attached to one object (at most the header's capacity).
     pub max_attachments: usize,
-    /// Frame mappings held by one process.
-    pub max_mappings: usize,
-    /// Cap slots of the server one pid may have been charged for (frame
-    /// caps, mapping copies, paging structures).
-    pub slot_budget: u64,
-    /// Objects one pid may own.
-    pub object_budget: u64,
-    /// Bytes of the shared window one pid's objects may reserve.
-    pub window_budget: u64,
-    /// Bytes of frames one pid may have been charged for.
-    pub quota_bytes: u64,
-    /// Bytes of paging structures one pid may have been charged for.
-    pub table_budget: u64,
+    /// What the budgets of all processes together may add up to.
+    pub capacity: Capacity,
 }
 
 impl Default for Limits {
@@ -81,13 +71,7 @@ impl Default for Limits {
             max_processes: MAX_PROCESSES,
             max_objects: MAX_OBJECTS,
             max_attachments: MAX_ATTACHMENTS,
-            max_mappings: MAX_MAPPINGS_PER_PROCESS,
-            slot_budget: PROCESS_SLOT_BUDGET,
-            table_budget: PROCESS_TABLE_BUDGET,
-            object_budget: (MAX_OBJECTS as u64) / BUDGET_SHARES,
-            // Room for one object of the largest size.
-            window_budget: MAX_OBJECT_SIZE,
-            quota_bytes: PROCESS_QUOTA_BYTES,
+            capacity: Capacity::UNBOUNDED,
         }
     }
 }
@@ -129,7 +113,8 @@ fn page_range(start: u64, len: u64) -> Result<u64, Error> {
 /// let mut s = Server::new(k);
 /// let task = TaskId::new(1, 0).unwrap();
 /// let sup = Badge::Supervisor.encode();
-/// let r = s.handle(sup, Request::RegisterProcess { task, alias: None }, Some(vspace));
+/// let register = Request::RegisterProcess { task, alias: None, budget: Budget::DEFAULT };
+/// let r = s.handle(sup, register, Some(vspace));
 /// assert_eq!(r, Ok(Reply::RegisterProcess(())));
 /// let me = Badge::Process(task).encode();
 /// let create = Request::Create {
@@ -176,6 +161,7 @@ impl<K: Kernel> Server<K> {
                 procs: BTreeMap::new(),
                 seen: PidSet::new(),
                 usage: BTreeMap::new(),
+                budgets: BTreeMap::new(),
                 objects: BTreeMap::new(),
                 next_object: 1,
             },
@@ -186,7 +172,7 @@ impl<K: Kernel> Server<K> {
     ///
     /// ```
     /// let s = vmm_server::Server::new(vmm_server::fake::FakeKernel::new(1 << 20));
-    /// assert!(s.limits().quota_bytes > 0);
+    /// assert!(s.limits().max_objects > 0);
     /// ```
     pub fn limits(&self) -> Limits {
         self.limits
@@ -348,12 +334,27 @@ impl<K: Kernel> Server<K> {
     /// Checks `pid` may hold `more` mappings (the acquire phase charges
     /// each one as it is made; this refuses early and cleanly).
     fn check_mappings(&self, pid: Pid, more: usize) -> Result<(), Error> {
-        budget::check(&self.state.usage, &self.limits, pid, Usage { mappings: more as u64, ..Usage::NONE })
+        budget::check(
+            &self.state.usage,
+            &self.state.budgets,
+            pid,
+            Usage { mappings: more as u64, ..Usage::NONE },
+        )
     }
 
     /// Checks `pid` may be charged `bytes` more of frames.
     fn check_quota(&self, pid: Pid, bytes: u64) -> Result<(), Error> {
-        budget::check(&self.state.usage, &self.limits, pid, Usage { memory: bytes, ..Usage::NONE })
+        budget::check(&self.state.usage, &self.state.budgets, pid, Usage { memory: bytes, ..Usage::NONE })
+    }
+
+    /// The budget `pid` was registered with, if it is registered.
+    ///
+    /// ```
+    /// let s = vmm_server::Server::new(vmm_server::fake::FakeKernel::new(1 << 20));
+    /// assert_eq!(s.budget(7), None);
+    /// ```
+    pub fn budget(&self, pid: Pid) -> Option<Budget> {
+        self.state.budgets.get(&pid).copied()
     }
 
     /// What `pid` has been charged for and holds: bytes of frames, slots,
@@ -476,8 +477,14 @@ impl<K: Kernel> Handler for Serving<'_, K> {
         self.server.destroy(who, object)
     }
 
-    fn register_process(&mut self, (): (), task: TaskId, alias: Option<Name>) -> Result<(), Error> {
-        self.server.register_process(task, alias, self.cap)
+    fn register_process(
+        &mut self,
+        (): (),
+        task: TaskId,
+        alias: Option<Name>,
+        budget: Budget,
+    ) -> Result<(), Error> {
+        self.server.register_process(task, alias, budget, self.cap)
     }
 
     fn unregister_process(&mut self, (): (), task: TaskId) -> Result<(), Error> {

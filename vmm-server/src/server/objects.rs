@@ -78,13 +78,17 @@ impl<K: Kernel> Server<K> {
         }
         self.check_quota(who.pid(), size)?;
         let reserve = max_size.next_multiple_of(LARGE_PAGE_SIZE);
-        budget::check(&self.state.usage, &self.limits, who.pid(), Usage::object(reserve))?;
+        budget::check(&self.state.usage, &self.state.budgets, who.pid(), Usage::object(reserve))?;
         let base = self.place(reserve)?;
 
         let mut txn = Txn::new();
-        if let Err(e) =
-            budget::charge(&mut self.state.usage, &self.limits, &mut txn, who.pid(), Usage::object(reserve))
-        {
+        if let Err(e) = budget::charge(
+            &mut self.state.usage,
+            &self.state.budgets,
+            &mut txn,
+            who.pid(),
+            Usage::object(reserve),
+        ) {
             return self.rollback(txn, e);
         }
         let frames = match self.alloc_frames(&mut txn, &frame_plan(0, size), who.pid()) {
@@ -217,11 +221,11 @@ impl<K: Kernel> Server<K> {
                 let pid = a.task.pid();
                 let pays = if a.rights == Prot::None {
                     Pays::Nothing
-                } else if budget::check(&self.state.usage, &self.limits, pid, most).is_ok() {
+                } else if budget::check(&self.state.usage, &self.state.budgets, pid, most).is_ok() {
                     Pays::Mappings
                 } else {
                     let runs = a.pending.runs_after_insert(new.clone()) - a.pending.runs();
-                    match budget::check(&self.state.usage, &self.limits, pid, Usage::held(runs)) {
+                    match budget::check(&self.state.usage, &self.state.budgets, pid, Usage::held(runs)) {
                         Ok(()) => Pays::Pending,
                         Err(_) => Pays::Nothing,
                     }

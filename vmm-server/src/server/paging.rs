@@ -57,12 +57,12 @@ pub(crate) fn frame_plan(from: u64, to: u64) -> Vec<(u64, PageSize)> {
 /// phase's charges.
 pub(super) struct Ledger<'a> {
     pub(super) usage: &'a mut BTreeMap<Pid, Usage>,
-    pub(super) limits: &'a Limits,
+    pub(super) budgets: &'a BTreeMap<Pid, Budget>,
 }
 
 impl Ledger<'_> {
     fn charge<C>(&mut self, txn: &mut Txn<C>, pid: Pid, cost: Usage) -> Result<(), Error> {
-        budget::charge(self.usage, self.limits, txn, pid, cost)
+        budget::charge(self.usage, self.budgets, txn, pid, cost)
     }
 }
 
@@ -173,7 +173,7 @@ impl<K: Kernel> Server<K> {
     ) -> Result<Vec<Frame<K::Cap>>, Error> {
         plan.iter()
             .map(|&(offset, size)| {
-                budget::charge(&mut self.state.usage, &self.limits, txn, payer, Usage::frame(size))?;
+                budget::charge(&mut self.state.usage, &self.state.budgets, txn, payer, Usage::frame(size))?;
                 let cap = self.kernel.alloc(ObjectKind::Frame(size)).map_err(kernel_error)?;
                 txn.frames.push(cap);
                 Ok(Frame { offset, size, cap, payer })
@@ -194,9 +194,9 @@ impl<K: Kernel> Server<K> {
         prot: Prot,
         payer: Pid,
     ) -> Result<Vec<Mapping<K::Cap>>, Error> {
-        let State { procs, usage, .. } = &mut self.state;
+        let State { procs, usage, budgets, .. } = &mut self.state;
         let proc = procs.get_mut(&pid).ok_or(Error::UnknownProcess)?;
-        let mut ledger = Ledger { usage, limits: &self.limits };
+        let mut ledger = Ledger { usage, budgets };
         // The copies and holding them, charged for the batch in one step.
         let n = frames.len() as u64;
         ledger.charge(txn, pid, Usage { mappings: n, ..Usage::NONE })?;

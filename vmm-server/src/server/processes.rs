@@ -7,6 +7,7 @@ impl<K: Kernel> Server<K> {
         &mut self,
         task: TaskId,
         alias: Option<Name>,
+        budget: Budget,
         cap: &mut Option<K::Cap>,
     ) -> Result<(), Error> {
         if self.state.procs.contains_key(&task.pid()) {
@@ -20,8 +21,17 @@ impl<K: Kernel> Server<K> {
         if self.state.procs.len() >= self.limits.max_processes {
             return Err(Error::TooManyProcesses);
         }
+        // Its budget must fit beside every other promise; a pid coming back
+        // is promised at least what its objects still hold.
+        let (usage, budgets) = (&self.state.usage, &self.state.budgets);
+        let others = budget::promised(usage, budgets, task.pid()).ok_or(Error::BudgetUnavailable)?;
+        let mine = budget::at_least(budget, usage.get(&task.pid()).copied().unwrap_or_default());
+        if !others.checked_add(&mine).is_some_and(|t| self.limits.capacity.holds(&t)) {
+            return Err(Error::BudgetUnavailable);
+        }
         let vspace = cap.take().ok_or(Error::WrongCaps)?;
         self.state.procs.insert(task.pid(), Process { task, alias, vspace, tables: BTreeMap::new() });
+        self.state.budgets.insert(task.pid(), budget);
         self.state.seen.insert(task.pid());
         Ok(())
     }
@@ -67,5 +77,6 @@ impl<K: Kernel> Server<K> {
             }
             self.kernel.delete(p.vspace);
         }
+        self.state.budgets.remove(&pid);
     }
 }

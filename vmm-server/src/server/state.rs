@@ -161,6 +161,8 @@ pub(crate) struct State<C> {
     pub seen: PidSet,
     /// What each pid has been charged for and holds (no entry: nothing).
     pub usage: BTreeMap<Pid, Usage>,
+    /// The budget of each registered pid.
+    pub budgets: BTreeMap<Pid, Budget>,
     pub objects: BTreeMap<ObjectId, Object<C>>,
     pub next_object: u32,
 }

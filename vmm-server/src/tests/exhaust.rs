@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::fake::Fault;
-use crate::FaultOutcome;
+use crate::{Capacity, FaultOutcome};
 use proptest::prelude::*;
 use std::string::String;
 
@@ -16,18 +16,9 @@ const BYSTANDER: Pid = 9;
 const MEMORY: u64 = MIB;
 const SLOTS: u64 = 200;
 const TABLES: u64 = 16 * PAGE;
-/// Every process's budget, as `Limits`.
-fn limits() -> Limits {
-    Limits {
-        quota_bytes: MEMORY,
-        table_budget: TABLES,
-        slot_budget: SLOTS,
-        max_mappings: SLOTS as usize,
-        object_budget: 4,
-        window_budget: 64 * MIB,
-        ..Limits::default()
-    }
-}
+/// Every process's budget.
+const BUDGET: Budget =
+    Budget { memory: MEMORY, tables: TABLES, slots: SLOTS, mappings: SLOTS, objects: 4, window: 64 * MIB };
 
 /// The bystander's long-lived object: client-server, so only it resizes it.
 const KEPT: &str = "kept";
@@ -179,11 +170,25 @@ proptest! {
         // What the budgets add up to, and the processes' VSpace caps.
         let memory = pids * (MEMORY + TABLES);
         let kernel = FakeKernel::new(memory).with_slots((pids * SLOTS + pids) as usize);
-        let mut w = World::with_kernel(kernel, memory, limits());
+        // The server promises exactly what it has: every budget, no more.
+        let capacity = Capacity {
+            pool: memory,
+            slots: pids * SLOTS,
+            records: pids * SLOTS,
+            objects: pids * BUDGET.objects,
+            window: pids * BUDGET.window,
+        };
+        let mut w = World::with_kernel(kernel, memory, Limits { capacity, ..Limits::default() });
+        w.budget = BUDGET;
         for p in HOGS {
             w.spawn(p, None);
         }
         w.spawn(BYSTANDER, None);
+        // Nothing is left to promise a fifth.
+        let late = TaskId::new(BYSTANDER + 1, 0).unwrap();
+        let vs = w.s.kernel_mut().new_vspace();
+        let register = Request::RegisterProcess { task: late, alias: None, budget: Budget { objects: 1, ..Budget::NONE } };
+        prop_assert_eq!(w.raw(Badge::Supervisor.encode(), register, Some(vs)), Err(Error::BudgetUnavailable));
         let kept = w.create(BYSTANDER, KEPT, Mode::ClientServer, 2 * PAGE, KEPT_MAX);
         w.attach(BYSTANDER, kept.id, Prot::ReadWrite).unwrap();
         for (round, act) in acts.iter().enumerate() {
@@ -198,8 +203,7 @@ proptest! {
 /// process goes on as if nothing happened.
 #[test]
 fn page_by_page_growth_stops_at_the_slot_budget() {
-    let limits = Limits { slot_budget: 64, ..Limits::default() };
-    let mut w = World::with_limits(64 * MIB, limits);
+    let mut w = World::with_budget(64 * MIB, Budget { slots: 64, ..Budget::DEFAULT });
     let (hog, other) = (HOGS[0], BYSTANDER);
     w.spawn(hog, None);
     w.spawn(other, None);
@@ -269,4 +273,54 @@ fn lazy_attachments_cost_what_they_map() {
     // is now 1..5, 7..500, 501..1024.
     assert_eq!(w.s.usage(p).2, 4 + 3 + 2);
     w.check();
+}
+
+/// A process is registered only if its budget fits beside every promise
+/// made: the budgets of registered processes, and what a dead owner's
+/// objects still hold (they outlive it, and come back to its pid).
+#[test]
+fn budgets_are_promised_only_while_they_fit() {
+    let capacity = Capacity { pool: 8 * MIB, slots: 1000, records: 1000, objects: 4, window: 64 * MIB };
+    let mut w = World::with_limits(64 * MIB, Limits { capacity, ..Limits::default() });
+    let half = Budget {
+        memory: 4 * MIB - 16 * PAGE,
+        tables: 16 * PAGE,
+        slots: 500,
+        mappings: 500,
+        objects: 2,
+        window: 32 * MIB,
+    };
+    w.budget = half;
+    let (a, b, c) = (HOGS[0], HOGS[1], HOGS[2]);
+    w.spawn(a, None);
+    w.spawn(b, None);
+    let register = |w: &mut World, pid: Pid, budget: Budget| {
+        let task = w.gens.get(&pid).map_or(TaskId::new(pid, 0).unwrap(), |t| t.next_generation().unwrap());
+        let vs = w.s.kernel_mut().new_vspace();
+        let r = w.raw(
+            Badge::Supervisor.encode(),
+            Request::RegisterProcess { task, alias: None, budget },
+            Some(vs),
+        );
+        w.check();
+        r
+    };
+    // Full: even a budget of one object is refused, and nothing changes.
+    let one = Budget { objects: 1, ..Budget::NONE };
+    assert_eq!(register(&mut w, c, one), Err(Error::BudgetUnavailable));
+    assert_eq!(Error::BudgetUnavailable.errno(), libshm::protocol::Errno::ENOMEM);
+    // b's object outlives it: its pid is still promised what the object holds.
+    let o = w.create(b, "kept", Mode::Peer, 64 * PAGE, 4 * MIB);
+    w.kill(b);
+    assert_eq!(register(&mut w, c, half), Err(Error::BudgetUnavailable));
+    w.budget = Budget { memory: 3 * MIB, slots: 400, mappings: 400, objects: 1, window: 28 * MIB, ..half };
+    w.spawn(c, None);
+    // Coming back, b is promised its budget again (more than its object).
+    w.kill(c);
+    w.budget = half;
+    w.spawn(b, None);
+    w.req(b, Request::Destroy { object: o.id }).unwrap();
+    assert_eq!(register(&mut w, c, one), Err(Error::BudgetUnavailable));
+    w.kill(b);
+    assert_eq!(register(&mut w, c, half), Ok(Reply::RegisterProcess(())));
 }

@@ -140,8 +140,11 @@ fn request() -> impl Strategy<Value = Request> {
             }
         ),
         (target(), addr(), span()).prop_map(|(target, addr, len)| Request::MunmapPeer { target, addr, len }),
-        (task(), proptest::option::of(some_name()))
-            .prop_map(|(task, alias)| Request::RegisterProcess { task, alias }),
+        (task(), proptest::option::of(some_name())).prop_map(|(task, alias)| Request::RegisterProcess {
+            task,
+            alias,
+            budget: Budget::DEFAULT
+        }),
         task().prop_map(|task| Request::UnregisterProcess { task }),
         (object(), prot()).prop_map(|(object, prot)| Request::AttachLazy { object, prot }),
         (task(), addr(), any::<bool>()).prop_map(|(task, addr, write)| Request::ResolveFault {

@@ -21,6 +21,8 @@ pub(crate) struct World {
     pub tasks: BTreeMap<Pid, TaskId>,
     /// Last generation used per pid (survives death).
     pub gens: BTreeMap<Pid, TaskId>,
+    /// The budget [`World::spawn`] registers processes with.
+    pub budget: Budget,
 }
 
 const EVERY_STEP: u32 = 64;
@@ -44,7 +46,13 @@ impl World {
             vspaces: BTreeMap::new(),
             tasks: BTreeMap::new(),
             gens: BTreeMap::new(),
+            budget: Budget::DEFAULT,
         }
+    }
+
+    /// A world whose processes all get `budget`.
+    pub fn with_budget(total: u64, budget: Budget) -> Self {
+        World { budget, ..Self::new(total) }
     }
 
     pub fn check(&self) {
@@ -87,7 +95,9 @@ impl World {
         let task = self.gens.get(&pid).map_or(TaskId::new(pid, 0).unwrap(), |t| t.next_generation().unwrap());
         let vs = self.s.kernel_mut().new_vspace();
         let alias = alias.map(|a| Name::new(a).unwrap());
-        let r = self.raw(Badge::Supervisor.encode(), Request::RegisterProcess { task, alias }, Some(vs));
+        let budget = self.budget;
+        let r =
+            self.raw(Badge::Supervisor.encode(), Request::RegisterProcess { task, alias, budget }, Some(vs));
         assert_eq!(r, Ok(Reply::RegisterProcess(())));
         self.vspaces.insert(pid, vs);
         self.tasks.insert(pid, task);

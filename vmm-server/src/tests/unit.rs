@@ -74,13 +74,13 @@ fn registration_rules() {
     let t = w.spawn(OWNER, Some("owner"));
     let sup = Badge::Supervisor.encode();
     let vs = w.s.kernel_mut().new_vspace();
-    let again = Request::RegisterProcess { task: t, alias: None };
+    let again = Request::RegisterProcess { task: t, alias: None, budget: Budget::DEFAULT };
     assert_eq!(w.raw(sup, again, Some(vs)), Err(Error::ProcessExists));
     let other = TaskId::new(9, 0).unwrap();
     let vs = w.s.kernel_mut().new_vspace();
-    let taken = Request::RegisterProcess { task: other, alias: Some(name("owner")) };
+    let taken = Request::RegisterProcess { task: other, alias: Some(name("owner")), budget: Budget::DEFAULT };
     assert_eq!(w.raw(sup, taken, Some(vs)), Err(Error::AliasTaken));
-    let no_cap = Request::RegisterProcess { task: other, alias: None };
+    let no_cap = Request::RegisterProcess { task: other, alias: None, budget: Budget::DEFAULT };
     assert_eq!(w.raw(sup, no_cap, None), Err(Error::WrongCaps));
     // A process cannot register others, nor pass caps with ordinary requests.
     let vs = w.s.kernel_mut().new_vspace();
@@ -147,7 +147,7 @@ fn process_table_full() {
     let vs = w.s.kernel_mut().new_vspace();
     let r = w.raw(
         Badge::Supervisor.encode(),
-        Request::RegisterProcess { task: TaskId::new(3, 0).unwrap(), alias: None },
+        Request::RegisterProcess { task: TaskId::new(3, 0).unwrap(), alias: None, budget: Budget::DEFAULT },
         Some(vs),
     );
     assert_eq!(r, Err(Error::TooManyProcesses));
@@ -197,8 +197,9 @@ fn create_validates_every_field() {
 
 #[test]
 fn tables_quota_and_window_full() {
-    let limits = Limits { max_objects: 2, quota_bytes: 3 * MIB, ..Limits::default() };
+    let limits = Limits { max_objects: 2, ..Limits::default() };
     let mut w = World::with_limits(64 * MIB, limits);
+    w.budget = Budget { memory: 3 * MIB, ..Budget::DEFAULT };
     w.spawn(OWNER, None);
     let o = w.create(OWNER, "a", Mode::Peer, 2 * MIB, 4 * MIB);
     let q = Request::Create {
@@ -211,7 +212,7 @@ fn tables_quota_and_window_full() {
     assert_eq!(w.req(OWNER, q), Err(Error::QuotaExceeded));
     w.attach(OWNER, o.id, Prot::ReadWrite).unwrap();
     assert_eq!(grow(&mut w, OWNER, o.id, 4 * MIB), Err(Error::QuotaExceeded));
-    w.create(OWNER, "b", Mode::Peer, PAGE, MAX_OBJECT_SIZE / 2);
+    w.create(OWNER, "b", Mode::Peer, PAGE, w.budget.window / 2);
     let c = Request::Create {
         name: name("c"),
         mode: Mode::Peer,
@@ -222,7 +223,7 @@ fn tables_quota_and_window_full() {
     assert_eq!(w.req(OWNER, c), Err(Error::TooManyObjects));
     // Objects reserving the largest size each fill one pid's share of the
     // window, then the window.
-    let mut w = World::new(64 * MIB);
+    let mut w = World::with_budget(64 * MIB, Budget { window: WINDOW_SIZE / 2, ..Budget::DEFAULT });
     let one = |name: &str, max_size| Request::Create {
         name: Name::new(name).unwrap(),
         mode: Mode::Peer,
@@ -230,7 +231,7 @@ fn tables_quota_and_window_full() {
         max_size,
         client_prot: Prot::ReadWrite,
     };
-    let share = w.s.limits().window_budget / MAX_OBJECT_SIZE;
+    let share = w.budget.window / MAX_OBJECT_SIZE;
     let owners = [OWNER, A];
     assert_eq!(share * owners.len() as u64, WINDOW_SIZE / MAX_OBJECT_SIZE);
     for p in owners {
@@ -245,7 +246,7 @@ fn tables_quota_and_window_full() {
     // One pid owns at most its share of the object table.
     let mut w = World::new(64 * MIB);
     w.spawn(OWNER, None);
-    let limit = w.s.limits().object_budget;
+    let limit = w.budget.objects;
     for i in 0..limit {
         w.create(OWNER, &format!("o{i}"), Mode::Peer, PAGE, PAGE);
     }
@@ -273,8 +274,9 @@ fn attach_maps_everything_same_address_header_read_only() {
 
 #[test]
 fn attachment_and_mapping_limits() {
-    let limits = Limits { max_attachments: 1, max_mappings: 5, ..Limits::default() };
+    let limits = Limits { max_attachments: 1, ..Limits::default() };
     let mut w = World::with_limits(64 * MIB, limits);
+    w.budget = Budget { mappings: 5, ..Budget::DEFAULT };
     w.spawn(OWNER, None);
     w.spawn(A, None);
     let o = w.create(OWNER, "t", Mode::Peer, 3 * PAGE, MIB);
