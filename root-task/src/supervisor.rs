@@ -298,19 +298,25 @@ impl Supervisor {
         self.start(objs, self.by_program(task, program, name, arg, restarts), None, None)
     }
 
-    /// Like [`Supervisor::spawn`], with `budget` instead of the
-    /// description's app budget (a root task that knows one process needs
-    /// more, e.g. the benchmark's owner).
-    pub fn spawn_with_budget(
+    /// Like [`Supervisor::spawn`], with this priority (below the memory
+    /// manager's) and budget instead of the description's app priority and
+    /// app budget (a root task that knows one process needs more, e.g. the
+    /// benchmark's owner).
+    pub fn spawn_with(
         &mut self,
         objs: &mut Objects,
         program: &'static str,
         name: &'static str,
         arg: u64,
+        priority: u8,
         budget: Budget,
     ) -> Result<TaskId, SpawnError> {
+        if priority >= self.system.memory_manager.priority {
+            return Err(SpawnError::Kernel(sel4::Error::RangeError));
+        }
         let task = self.next_task()?;
         let mut p = self.by_program(task, program, name, arg, 0);
+        p.priority = priority;
         p.budget = budget;
         self.start(objs, p, None, None)
     }

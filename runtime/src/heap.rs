@@ -21,11 +21,62 @@
 //! ```
 
 use crate::ProcessInfo;
+use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use libshm::layout::{HEAP_BASE, HEAP_MAX};
 use linked_list_allocator::LockedHeap;
 
+/// The allocator, counting the most bytes it ever had in use.
+struct Counted {
+    heap: LockedHeap,
+    peak: AtomicUsize,
+}
+
+// SAFETY: every call is passed on unchanged to `linked_list_allocator`'s
+// allocator, which upholds `GlobalAlloc`'s contract; the count only reads.
+unsafe impl GlobalAlloc for Counted {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is the inner allocator's.
+        let p = unsafe { self.heap.alloc(layout) };
+        self.peak.fetch_max(self.heap.lock().used(), Ordering::Relaxed);
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { self.heap.dealloc(ptr, layout) }
+    }
+}
+
 #[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
+static HEAP: Counted = Counted { heap: LockedHeap::empty(), peak: AtomicUsize::new(0) };
+
+/// The heap's size and use, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// What was given to the allocator.
+    pub size: usize,
+    /// In use now.
+    pub used: usize,
+    /// Most ever in use at once.
+    pub peak: usize,
+}
+
+/// How much of the heap is in use, now and at most.
+///
+/// ```no_run,ignore-linux
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 {
+/// let s = runtime::heap::stats();
+/// sel4::debug_println!("heap: {} of {} bytes at most", s.peak, s.size);
+/// # 0 }
+/// ```
+pub fn stats() -> Stats {
+    let heap = HEAP.heap.lock();
+    Stats { size: heap.size(), used: heap.used(), peak: HEAP.peak.load(Ordering::Relaxed) }
+}
 
 /// Called by [`crate::start`] before `main`.
 pub(crate) fn init(info: &ProcessInfo) {
@@ -49,5 +100,5 @@ pub(crate) fn init(info: &ProcessInfo) {
 /// earlier call).
 pub unsafe fn give(base: *mut u8, bytes: usize) {
     // SAFETY: as the caller guarantees.
-    unsafe { HEAP.lock().init(base, bytes) };
+    unsafe { HEAP.heap.lock().init(base, bytes) };
 }

@@ -4,7 +4,7 @@
 
 use core::fmt::Debug;
 use libshm::layout::{TableLevel, LARGE_PAGE_SIZE, PAGE_SIZE};
-use libshm::protocol::Prot;
+use libshm::protocol::{Prot, ServerStats};
 
 /// A frame size.
 ///
@@ -182,4 +182,10 @@ pub trait Kernel {
 
     /// Writes `bytes` into a frame at `offset` (within the frame).
     fn write_frame(&mut self, frame: Self::Cap, offset: u64, bytes: &[u8]);
+
+    /// How much of the server's own heap and cap slots are in use, now and
+    /// at most (for `ServerStats`; zeros where the platform keeps no count).
+    fn stats(&self) -> ServerStats {
+        ServerStats::default()
+    }
 }

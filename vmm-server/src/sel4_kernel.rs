@@ -24,7 +24,7 @@
 //! a cap that arrived in a message.
 
 use libshm::layout::{TableLevel, IMAGE_BASE, IMAGE_END, LARGE_PAGE_SIZE, PAGE_SIZE};
-use libshm::protocol::Prot;
+use libshm::protocol::{Prot, ServerStats};
 use runtime::{slots, ProcessInfo};
 use sel4::cap_type::{
     CNode, Granule, LargePage, PageDirectory, PageTable, PageUpperDirectory, Untyped, VSpace,
@@ -300,5 +300,18 @@ impl Kernel for Sel4Kernel {
         // uses that range, and `[offset, offset + len)` lies inside the frame.
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (addr + offset) as *mut u8, bytes.len()) };
         report(page.unmap(), "write_frame unmap", frame);
+    }
+
+    fn stats(&self) -> ServerStats {
+        let slots = self.pool.slots();
+        let heap = runtime::heap::stats();
+        ServerStats {
+            heap_bytes: heap.size as u64,
+            heap_used: heap.used as u64,
+            heap_peak: heap.peak as u64,
+            slots: slots.used() + slots.available(),
+            slots_used: slots.used(),
+            slots_peak: slots.peak(),
+        }
     }
 }

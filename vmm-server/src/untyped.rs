@@ -61,6 +61,8 @@ pub struct Slots {
     end: Slot,
     /// A set, so a slot given back twice is still handed out once.
     free: BTreeSet<Slot>,
+    /// Most slots ever taken at once.
+    peak: u64,
 }
 
 impl Slots {
@@ -76,6 +78,7 @@ impl Slots {
             next: range.start,
             end: range.end.max(range.start),
             free: BTreeSet::new(),
+            peak: 0,
         }
     }
 
@@ -85,14 +88,34 @@ impl Slots {
     /// assert!(vmm_server::untyped::Slots::new(0..0).take().is_err());
     /// ```
     pub fn take(&mut self) -> Result<Slot, KernelError> {
-        if let Some(s) = self.free.pop_first() {
-            return Ok(s);
-        }
-        if self.next < self.end {
-            self.next += 1;
-            return Ok(self.next - 1);
-        }
-        Err(KernelError::OutOfMemory)
+        let slot = match self.free.pop_first() {
+            Some(s) => s,
+            None if self.next < self.end => {
+                self.next += 1;
+                self.next - 1
+            }
+            None => return Err(KernelError::OutOfMemory),
+        };
+        self.peak = self.peak.max(self.used());
+        Ok(slot)
+    }
+
+    /// Slots taken now.
+    ///
+    /// ```
+    /// let mut s = vmm_server::untyped::Slots::new(0..3);
+    /// let a = s.take().unwrap();
+    /// s.take().unwrap();
+    /// s.give(a);
+    /// assert_eq!((s.used(), s.peak()), (1, 2));
+    /// ```
+    pub fn used(&self) -> u64 {
+        (self.next - self.start) - self.free.len() as u64
+    }
+
+    /// Most slots ever taken at once.
+    pub fn peak(&self) -> u64 {
+        self.peak
     }
 
     /// Gives back a slot that is empty again. Slots never handed out are

@@ -113,8 +113,15 @@ impl Bench {
         let answers = kernel(objs.alloc::<Endpoint>(), "the answer endpoint")?;
         let release = kernel(objs.alloc::<Notification>(), "the release notification")?;
         let floor = Floor::new(objs)?;
-        let owner =
-            spawned(sup.spawn_with_budget(objs, PROGRAM, "bench-owner", Role::Owner.arg(), Budget::DEFAULT))?;
+        let priority = sup.system().supervisor.app_priority;
+        let owner = spawned(sup.spawn_with(
+            objs,
+            PROGRAM,
+            "bench-owner",
+            Role::Owner.arg(),
+            priority,
+            Budget::DEFAULT,
+        ))?;
         let give = |slot, cap: CPtr, rights| sup.give_cap(owner, slot, cap, rights, 0);
         kernel(give(slots::ANSWERS, answers.cptr(), CapRights::ALL), "give the owner its endpoint")?;
         kernel(give(slots::RELEASE, release.cptr(), CapRights::WRITE_ONLY), "give the owner release")?;

@@ -640,6 +640,7 @@ protocol! {
     ///     # fn destroy(&mut self, _: TaskId, _: ObjectId) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     # fn attach_lazy(&mut self, _: TaskId, _: ObjectId, _: Prot) -> Result<AttachInfo, Error> { Err(Error::NotPermitted) }
     ///     # fn register_process(&mut self, _: (), _: TaskId, _: Option<Name>, _: Budget) -> Result<(), Error> { Err(Error::NotPermitted) }
+    ///     # fn server_stats(&mut self, _: TaskId) -> Result<ServerStats, Error> { Err(Error::NotPermitted) }
     ///     # fn unregister_process(&mut self, _: (), _: TaskId) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     # fn resolve_fault(&mut self, _: (), _: TaskId, _: u64, _: bool) -> Result<FaultOutcome, Error> { Err(Error::NotPermitted) }
     /// }
@@ -801,6 +802,10 @@ protocol! {
         /// The rights asked for.
         prot: Prot,
     } -> AttachInfo;
+
+    /// How much of its heap and cap slots the memory manager uses, now and
+    /// at most.
+    ServerStats = 16, fn server_stats, from Process, caps 0 {} -> ServerStats;
 
     /// Supervisor only: register a process. Exactly one cap (its VSpace root)
     /// must travel with the message.
@@ -1079,6 +1084,44 @@ impl Capacity {
             && total.mappings <= self.records
             && total.objects <= self.objects
             && total.window <= self.window
+    }
+}
+
+/// How much of its own resources the memory manager has used: what
+/// `ServerStats` returns, for a system's tests and for tuning its
+/// description. Its heap and cap slots are what no client's budget may
+/// reach into; `*_peak` are the most ever used at once.
+///
+/// ```
+/// let s = libshm::protocol::ServerStats { heap_bytes: 100, heap_used: 10, heap_peak: 50, slots: 10, slots_used: 1, slots_peak: 5 };
+/// assert_eq!(s.heap_peak_percent(), 50);
+/// assert_eq!(s.slots_peak_percent(), 50);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Bytes of its heap.
+    pub heap_bytes: u64,
+    /// Bytes of it in use now.
+    pub heap_used: u64,
+    /// Most bytes ever in use.
+    pub heap_peak: u64,
+    /// Cap slots it started serving with.
+    pub slots: u64,
+    /// Slots in use now.
+    pub slots_used: u64,
+    /// Most slots ever in use.
+    pub slots_peak: u64,
+}
+
+impl ServerStats {
+    /// The heap's peak, in percent of it (0 with no heap).
+    pub fn heap_peak_percent(&self) -> u64 {
+        (self.heap_peak * 100).checked_div(self.heap_bytes).unwrap_or(0)
+    }
+
+    /// The slots' peak, in percent of them (0 with none).
+    pub fn slots_peak_percent(&self) -> u64 {
+        (self.slots_peak * 100).checked_div(self.slots).unwrap_or(0)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::{
     AttachInfo, Budget, Error, FaultOutcome, FaultReason, MapFlags, Mode, Name, ObjectId, ObjectInfo,
-    ObjectStat, Pid, Prot, Target, TaskId, NAME_WORDS,
+    ObjectStat, Pid, Prot, ServerStats, Target, TaskId, NAME_WORDS,
 };
 
 /// A type's place on the wire: how many words it takes, how it is written
@@ -314,6 +314,27 @@ impl Wire for Budget {
             mappings: r.get()?,
             objects: r.get()?,
             window: r.get()?,
+        })
+    }
+}
+
+impl Wire for ServerStats {
+    const WORDS: usize = 6;
+    fn put(&self, w: &mut Writer<'_>) {
+        for v in
+            [self.heap_bytes, self.heap_used, self.heap_peak, self.slots, self.slots_used, self.slots_peak]
+        {
+            w.put(v);
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        Ok(ServerStats {
+            heap_bytes: r.get()?,
+            heap_used: r.get()?,
+            heap_peak: r.get()?,
+            slots: r.get()?,
+            slots_used: r.get()?,
+            slots_peak: r.get()?,
         })
     }
 }

@@ -187,7 +187,48 @@ pub enum Behaviour {
     /// Attach to [`QNX_OBJECT`] with `PROT_NONE`, check the rights, set the
     /// root to [`QNX_SIGNAL`], read page 1: a fault at its address.
     QnxNone = 77,
+    /// Create [`EXHAUST_RELEASE`] (one page), report [`Report::Ready`];
+    /// once the bystander says (by the root) it was served, print the memory manager's
+    /// heap and slot peaks, then tell the hogs (by the root) to let go,
+    /// count them attached, tell them to end, destroy it.
+    ExhaustReleaser = 78,
+    /// Create object `ex-g<param>` and grow it 4 KiB at a time until
+    /// refused with `ENOMEM`; report [`Report::Ready`]; hold it until
+    /// released, then destroy it.
+    ExhaustGrower = 79,
+    /// Create one-page objects `ex-c<param>-<n>` until refused with
+    /// `ENOMEM`; report [`Report::Ready`]; hold them until released.
+    ExhaustCreator = 80,
+    /// Attach to the growers' objects, all mapped at once, until refused
+    /// with `ENOMEM`; report [`Report::Ready`]; hold them until released.
+    ExhaustAttacher = 81,
+    /// Attach lazily to every grower's object and touch
+    /// [`EXHAUST_TOUCHES`] pages of each (repaired); report
+    /// [`Report::Ready`]; hold them until released.
+    ExhaustLazy = 82,
+    /// While every hog holds what it could get: [`EXHAUST_ROUNDS`] times
+    /// create an object, grow it, detach, attach lazily and touch a page
+    /// (a repair), destroy it, each of which must succeed; then set
+    /// [`EXHAUST_RELEASE`]'s root. It runs above the hogs (which only
+    /// hold what they got meanwhile).
+    ExhaustBystander = 83,
 }
+
+/// Processes that grow page by page, create objects, attach eagerly and
+/// attach lazily in the exhaustion test.
+pub const EXHAUST_GROWERS: u64 = 6;
+/// See [`EXHAUST_GROWERS`].
+pub const EXHAUST_CREATORS: u64 = 4;
+/// See [`EXHAUST_GROWERS`].
+pub const EXHAUST_ATTACHERS: u64 = 6;
+/// See [`EXHAUST_GROWERS`].
+pub const EXHAUST_LAZY: u64 = 6;
+/// Pages each lazy attacher touches per object.
+pub const EXHAUST_TOUCHES: u64 = 8;
+/// The bystander's rounds.
+pub const EXHAUST_ROUNDS: u64 = 1000;
+/// The object whose root releases the hogs.
+pub const EXHAUST_RELEASE: &str = "ex-release";
 
 /// The object of the QNX-semantics test: header and two data pages.
 pub const QNX_OBJECT: &str = "qnx";
@@ -202,7 +243,7 @@ pub const STORM_RESTARTS: u32 = (1 << libshm::protocol::GENERATION_BITS) + 1;
 
 impl Behaviour {
     /// Every behaviour.
-    pub const ALL: [Behaviour; 42] = [
+    pub const ALL: [Behaviour; 48] = [
         Behaviour::Ping,
         Behaviour::Crash,
         Behaviour::CapAbuse,
@@ -245,6 +286,12 @@ impl Behaviour {
         Behaviour::Storm,
         Behaviour::QnxOwner,
         Behaviour::QnxNone,
+        Behaviour::ExhaustReleaser,
+        Behaviour::ExhaustGrower,
+        Behaviour::ExhaustCreator,
+        Behaviour::ExhaustAttacher,
+        Behaviour::ExhaustLazy,
+        Behaviour::ExhaustBystander,
     ];
 
     /// The `arg` for this behaviour with no parameter.

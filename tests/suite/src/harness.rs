@@ -173,6 +173,29 @@ impl Cast {
         Ok(task)
     }
 
+    /// Like [`Cast::spawn`], one priority step above the other test
+    /// processes (and below the memory manager), so it runs whenever it can.
+    pub fn spawn_above(
+        &mut self,
+        env: &mut Env,
+        name: &'static str,
+        arg: u64,
+        ending: Ending,
+    ) -> Result<TaskId, Failure> {
+        let slot = self.members.iter().position(Option::is_none).ok_or(fail("too many processes"))?;
+        let sup = env.sup.system().supervisor;
+        let task = spawned(env.sup.spawn_with(
+            &mut env.objs,
+            TEST_PROGRAM,
+            name,
+            arg,
+            sup.app_priority + 1,
+            sup.app_budget,
+        ))?;
+        self.members[slot] = Some(Member { task, ending, passed: false, done: false });
+        Ok(task)
+    }
+
     /// Count `task` (a member's restart) as a member too.
     pub fn adopt(&mut self, task: TaskId) {
         if let Some(slot) = self.members.iter_mut().find(|m| m.is_none()) {

@@ -11,7 +11,7 @@ use sel4::{debug_println, FaultType};
 use test_contract::*;
 
 /// The recovery tests.
-pub const TESTS: [Test; 6] = [
+pub const TESTS: [Test; 7] = [
     ("a lazily attached peer's first touches are repaired by the memory manager, unseen", lazy_repair),
     (
         "a crashed app restarts, reattaches and finds mappings, root and data; the header drops the dead",
@@ -21,7 +21,39 @@ pub const TESTS: [Test; 6] = [
     ("an app killed mid-request leaves no half-made mapping; the header and memory add up", kill_mid_request),
     ("dead, stopped and spinning peers change nothing: grow, shrink and mmap_peer complete", stuck_peers),
     ("a process spawned during a grow sees the new pages on first touch", spawned_during_grow),
+    ("clients exhausting every budget are refused with ENOMEM; a bystander is served throughout", exhaustion),
 ];
+
+/// Hogs use up their budgets by every path and hold what they got: page
+/// by page grows, objects, eager attachments to the grown objects, lazy
+/// ones with touches. Each is refused with `ENOMEM` at its budget and
+/// reports ready; then a bystander is served `EXHAUST_ROUNDS` rounds of
+/// create, grow, lazy attach with a repaired touch and destroy; then the
+/// releaser (which prints the memory manager's heap and slot peaks) lets
+/// the hogs go and every process passes.
+fn exhaustion(env: &mut Env) -> Check {
+    isolated(env, |env, m| {
+        let releaser = m.spawn(env, "ex-releaser", Behaviour::ExhaustReleaser.arg(), Ending::Pass)?;
+        m.expect_report(env, releaser, Report::Ready.value(), "the releaser gets ready")?;
+        const HOGS: usize = (EXHAUST_GROWERS + EXHAUST_CREATORS + EXHAUST_ATTACHERS + EXHAUST_LAZY) as usize;
+        let mut all = [releaser; HOGS + 2];
+        // The growers first: the attachers attach to what they grew.
+        let kinds = [
+            ("ex-grower", Behaviour::ExhaustGrower, EXHAUST_GROWERS),
+            ("ex-creator", Behaviour::ExhaustCreator, EXHAUST_CREATORS),
+            ("ex-attacher", Behaviour::ExhaustAttacher, EXHAUST_ATTACHERS),
+            ("ex-lazy", Behaviour::ExhaustLazy, EXHAUST_LAZY),
+        ];
+        let hogs = kinds.iter().flat_map(|&(name, b, n)| (0..n).map(move |i| (name, b, i)));
+        for (slot, (name, b, i)) in all.iter_mut().zip(hogs) {
+            *slot = m.spawn(env, name, b.with(i), Ending::Pass)?;
+            m.expect_report(env, *slot, Report::Ready.value(), "a hog is refused at its budget")?;
+        }
+        // Above the hogs: they only hold what they got while it is served.
+        all[HOGS] = m.spawn_above(env, "ex-bystander", Behaviour::ExhaustBystander.arg(), Ending::Pass)?;
+        m.all_pass(env, &all)
+    })
+}
 
 /// A peer attaches lazily (header page only) and reads three pages (two
 /// 4 KiB, one 2 MiB) and writes a fourth: each first touch is a VM fault

@@ -6,6 +6,7 @@
 #![no_std]
 #![no_main]
 
+mod exhaust;
 mod hostile;
 mod recovery;
 mod rng;
@@ -38,7 +39,11 @@ fn main(info: &ProcessInfo) -> i32 {
         supervisor::report(value);
         return 0;
     }
-    if let Some(outcome) = shm::run(info).or_else(|| soak::run(info)).or_else(|| recovery::run(info)) {
+    if let Some(outcome) = shm::run(info)
+        .or_else(|| soak::run(info))
+        .or_else(|| recovery::run(info))
+        .or_else(|| exhaust::run(info))
+    {
         if let Err(what) = outcome {
             sel4::debug_println!("testapp pid {} ({}): failed: {what}", info.pid, info.name());
         }

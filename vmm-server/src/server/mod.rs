@@ -24,7 +24,7 @@ use libshm::layout::{
 };
 use libshm::protocol::{
     AttachInfo, Badge, Budget, Caller, Capacity, Error, FaultOutcome, FaultReason, Handler, MapFlags, Mode,
-    Name, ObjectId, ObjectInfo, ObjectStat, Pid, Prot, Reply, Request, Sender, Target, TaskId,
+    Name, ObjectId, ObjectInfo, ObjectStat, Pid, Prot, Reply, Request, Sender, ServerStats, Target, TaskId,
 };
 
 mod budget;
@@ -475,6 +475,10 @@ impl<K: Kernel> Handler for Serving<'_, K> {
 
     fn destroy(&mut self, who: TaskId, object: ObjectId) -> Result<(), Error> {
         self.server.destroy(who, object)
+    }
+
+    fn server_stats(&mut self, _: TaskId) -> Result<ServerStats, Error> {
+        Ok(self.server.kernel.stats())
     }
 
     fn register_process(
