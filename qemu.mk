@@ -2,7 +2,7 @@
 # top-level Makefile (which defines run/test); usable alone too:
 #
 #   make -f qemu.mk kernel ARCH=aarch64          build the seL4 kernel (no-op if up to date)
-#   make -f qemu.mk simulate IMAGE=path/to/root-task.elf ARCH=x86_64 [TIMEOUT=60] [ICOUNT=1]
+#   make -f qemu.mk simulate IMAGE=path/to/root-task.elf ARCH=x86_64 [TIMEOUT=60] [ICOUNT=1] [MEM=2G]
 #
 # In a recipe: $(call qemu-simulate,IMAGE[,ARCH]) runs one bounded boot and
 # fails the recipe unless the root task ends with `@@SEL4-EXIT 0@@` (see
@@ -16,6 +16,9 @@ ARCH ?= x86_64
 TIMEOUT ?= 60
 # ICOUNT=1: -icount shift=0, deterministic guest time (benchmarks).
 ICOUNT ?=
+# Guest RAM as QEMU's -m takes it (MEM=2G); empty: 512M on x86_64, 1G on
+# aarch64 (whose kernel uses the first 512 MiB; see tools/simulate).
+MEM ?=
 
 QEMU_ARCHES := x86_64 aarch64
 SIMULATE := $(QEMU_MK_DIR)/tools/simulate
@@ -28,7 +31,7 @@ endif
 
 # $(call qemu-simulate,IMAGE[,ARCH])
 qemu-simulate = $(SIMULATE) --arch $(or $(2),$(ARCH)) --image $(1) --timeout $(TIMEOUT) \
-	$(if $(ICOUNT),--icount)
+	$(if $(ICOUNT),--icount) $(if $(MEM),--mem $(MEM))
 
 # Port of QEMU's GDB stub for a debug boot.
 GDB_PORT ?= 1234
@@ -36,7 +39,7 @@ GDB_PORT ?= 1234
 # GDB_PORT, the CPU held (-S) until gdb continues, no time bound (it waits
 # for a human; Ctrl-a x quits QEMU).
 qemu-debug = $(SIMULATE) --arch $(or $(2),$(ARCH)) --image $(1) --timeout 0 \
-	--qemu-arg -gdb --qemu-arg tcp::$(GDB_PORT) --qemu-arg -S
+	$(if $(MEM),--mem $(MEM)) --qemu-arg -gdb --qemu-arg tcp::$(GDB_PORT) --qemu-arg -S
 
 .PHONY: deps kernel kernels simulate kernel-clean
 

@@ -41,7 +41,7 @@ impl<K: Kernel> Server<K> {
         if att.rights == Prot::None {
             return Err(FaultReason::AccessViolation);
         }
-        let Some(m) = att.maps.get(&f).copied() else {
+        let Some(m) = att.maps.get(f).copied() else {
             return if att.pending.contains(f) {
                 self.map_pending(task, o.id, a, f)
             } else {
@@ -69,8 +69,8 @@ impl<K: Kernel> Server<K> {
         if let Some(att) = self.state.objects.get_mut(&id).map(|o| &mut o.attachments[a]) {
             match new {
                 Some(m) => att.maps.insert(f, m),
-                None => att.maps.remove(&f),
-            };
+                None => drop(att.maps.remove(f)),
+            }
         }
         new.map(|_| ()).ok_or(FaultReason::RepairFailed)
     }

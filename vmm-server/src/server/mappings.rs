@@ -59,7 +59,7 @@ impl<K: Kernel> Server<K> {
         let todo: Vec<(usize, Frame<K::Cap>)> = header
             .into_iter()
             .chain(range.clone())
-            .filter(|i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(i)))
+            .filter(|&i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(i)))
             .map(|i| (i, o.frames[i].clone()))
             .collect();
         // What it maps is no longer pending: that may split a run.
@@ -149,9 +149,7 @@ impl<K: Kernel> Server<K> {
             let before = att.pending.runs();
             att.pending.remove(range.clone());
             budget::recount(usage, target.pid(), before, att.pending.runs());
-            let mut gone = att.maps.split_off(&range.start);
-            att.maps.append(&mut gone.split_off(&range.end));
-            for m in gone.into_values() {
+            for m in att.maps.take_range(range.clone()) {
                 self.kernel.delete(m.copy);
                 budget::credit_mapping(usage, target.pid(), &m);
             }

@@ -34,10 +34,12 @@ mod objects;
 mod paging;
 mod processes;
 mod runs;
+mod sparse;
 mod state;
 mod txn;
 pub(crate) use budget::Usage;
 use runs::Runs;
+use sparse::Sparse;
 use state::*;
 
 pub(crate) use paging::frame_plan;

@@ -292,10 +292,8 @@ impl<K: Kernel> Server<K> {
             budget::credit(usage, f.payer, Usage::frame(f.size));
         }
         o.attachments.iter_mut().for_each(|a| {
-            a.maps
-                .split_off(&cut)
-                .into_values()
-                .for_each(|m| budget::credit_mapping(usage, a.task.pid(), &m));
+            let holder = a.task.pid();
+            a.maps.take_range(cut..usize::MAX).for_each(|m| budget::credit_mapping(usage, holder, &m));
             let before = a.pending.runs();
             a.pending.remove(cut..usize::MAX);
             budget::recount(usage, a.task.pid(), before, a.pending.runs());

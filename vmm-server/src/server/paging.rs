@@ -157,7 +157,7 @@ pub(super) fn release_tables<K: Kernel>(
 /// The level-3 slots (2 MiB bases) where `att` has a 4 KiB page mapped.
 pub(super) fn small_slots<C: Copy>(obj: &Object<C>, att: Option<&Attachment<C>>) -> BTreeSet<u64> {
     att.into_iter()
-        .flat_map(|a| a.maps.keys().map(|&i| &obj.frames[i]))
+        .flat_map(|a| a.maps.keys().map(|i| &obj.frames[i]))
         .filter(|f| f.size == PageSize::Small)
         .map(|f| TableLevel::L3.base_of(obj.base + f.offset))
         .collect()

@@ -46,7 +46,7 @@ pub(crate) struct Attachment<C> {
     pub task: TaskId,
     pub rights: Prot,
     /// The frames it has mapped, by index in the object's frames.
-    pub maps: BTreeMap<usize, Mapping<C>>,
+    pub maps: Sparse<Mapping<C>>,
     /// Frames it is entitled to but that are not mapped yet (a lazy attach):
     /// mapped on first touch. `munmap_peer` and shrink take frames out, so a
     /// page removed on purpose is never repaired.
@@ -56,7 +56,7 @@ pub(crate) struct Attachment<C> {
 impl<C> Attachment<C> {
     /// A new attachment with nothing mapped or pending.
     pub fn new(task: TaskId, rights: Prot) -> Self {
-        Attachment { task, rights, maps: BTreeMap::new(), pending: Runs::new() }
+        Attachment { task, rights, maps: Sparse::default(), pending: Runs::new() }
     }
 }
 
