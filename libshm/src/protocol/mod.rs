@@ -1005,6 +1005,32 @@ impl Budget {
             && self.window <= other.window
     }
 
+    /// The field-by-field larger of the two.
+    ///
+    /// ```
+    /// use libshm::protocol::Budget;
+    /// let a = Budget { memory: 1, ..Budget::NONE };
+    /// let b = Budget { slots: 2, ..Budget::NONE };
+    /// assert_eq!(a.max(&b), Budget { memory: 1, slots: 2, ..Budget::NONE });
+    /// ```
+    pub const fn max(&self, o: &Budget) -> Budget {
+        const fn most(a: u64, b: u64) -> u64 {
+            if a > b {
+                a
+            } else {
+                b
+            }
+        }
+        Budget {
+            memory: most(self.memory, o.memory),
+            tables: most(self.tables, o.tables),
+            slots: most(self.slots, o.slots),
+            mappings: most(self.mappings, o.mappings),
+            objects: most(self.objects, o.objects),
+            window: most(self.window, o.window),
+        }
+    }
+
     /// The field-by-field sum, `None` on overflow.
     pub const fn checked_add(&self, o: &Budget) -> Option<Budget> {
         macro_rules! add {

@@ -167,8 +167,17 @@ impl Cast {
         restarts: u32,
         ending: Ending,
     ) -> Result<TaskId, Failure> {
+        self.enlist(ending, || spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, name, arg, restarts)))
+    }
+
+    /// Spawns with `spawn` into a free place of the cast.
+    fn enlist(
+        &mut self,
+        ending: Ending,
+        spawn: impl FnOnce() -> Result<TaskId, Failure>,
+    ) -> Result<TaskId, Failure> {
         let slot = self.members.iter().position(Option::is_none).ok_or(fail("too many processes"))?;
-        let task = spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, name, arg, restarts))?;
+        let task = spawn()?;
         self.members[slot] = Some(Member { task, ending, passed: false, done: false });
         Ok(task)
     }
@@ -182,18 +191,11 @@ impl Cast {
         arg: u64,
         ending: Ending,
     ) -> Result<TaskId, Failure> {
-        let slot = self.members.iter().position(Option::is_none).ok_or(fail("too many processes"))?;
         let sup = env.sup.system().supervisor;
-        let task = spawned(env.sup.spawn_with(
-            &mut env.objs,
-            TEST_PROGRAM,
-            name,
-            arg,
-            sup.app_priority + 1,
-            sup.app_budget,
-        ))?;
-        self.members[slot] = Some(Member { task, ending, passed: false, done: false });
-        Ok(task)
+        let (priority, budget) = (sup.app_priority + 1, sup.app_budget);
+        self.enlist(ending, || {
+            spawned(env.sup.spawn_with(&mut env.objs, TEST_PROGRAM, name, arg, priority, budget))
+        })
     }
 
     /// Count `task` (a member's restart) as a member too.

@@ -156,15 +156,7 @@ pub(super) fn promise(usage: &BTreeMap<Pid, Usage>, budgets: &BTreeMap<Pid, Budg
 
 /// `b`, raised to what `held` holds where that is more.
 pub(super) fn at_least(b: Budget, held: Usage) -> Budget {
-    let held = held.as_budget();
-    Budget {
-        memory: b.memory.max(held.memory),
-        tables: b.tables.max(held.tables),
-        slots: b.slots.max(held.slots),
-        mappings: b.mappings.max(held.mappings),
-        objects: b.objects.max(held.objects),
-        window: b.window.max(held.window),
-    }
+    b.max(&held.as_budget())
 }
 
 /// Charges `pid` `cost` if its budget allows, recording the charge in
