@@ -139,6 +139,10 @@ pub const fn in_window(addr: u64, len: u64) -> bool {
     }
 }
 
+/// log2 bytes of untyped memory the root task keeps for itself (its own
+/// objects after the memory manager's pool has taken what is left).
+pub const ROOT_RESERVE_BITS: usize = 25;
+
 /// Most processes the memory manager registers at once.
 pub const MAX_PROCESSES: usize = 128;
 const _: () = assert!(MAX_PROCESSES >= MAX_ATTACHMENTS);

@@ -44,6 +44,16 @@ impl Objects {
         }
     }
 
+    /// Take `cptr`, an untyped of `2^size_bits` bytes made from ours, as
+    /// one to allocate from (after the others); ignored when the table is
+    /// full.
+    pub fn add_untyped(&mut self, cptr: CPtr, size_bits: usize) {
+        if self.num_untypeds < MAX_UNTYPEDS {
+            self.untypeds[self.num_untypeds] = (cptr, size_bits as u8);
+            self.num_untypeds += 1;
+        }
+    }
+
     /// A free slot of the root CNode.
     pub fn slot(&mut self) -> Result<CPtr> {
         if self.next_slot >= self.end_slot {

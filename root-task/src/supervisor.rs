@@ -8,10 +8,10 @@ use crate::objects::Objects;
 use crate::process::{self, ArenaSize, Arenas, ProcessCaps, Serve, Spawn, SpawnError, MAX_ARENAS};
 use crate::system::{MemoryManagerConfig, ProcessDesc, Start, System};
 use libshm::client::Ipc;
-use libshm::layout::in_window;
+use libshm::layout::{in_window, ROOT_RESERVE_BITS};
 use libshm::protocol::supervisor::{self as calls, EXIT_FAULTED, EXIT_KILLED};
 use libshm::protocol::{
-    Badge, Budget, Client, Error, FaultOutcome, FaultReason, Name, Pid, TaskId, MSG_MAX_WORDS,
+    Badge, Budget, Capacity, Client, Error, FaultOutcome, FaultReason, Name, Pid, TaskId, MSG_MAX_WORDS,
 };
 use sel4::cap_type::Endpoint;
 use sel4::{debug_println, CPtr, Cap, CapRights, FaultType, MessageInfo, ObjectType};
@@ -192,14 +192,35 @@ impl Supervisor {
         objs: &mut Objects,
         config: &MemoryManagerConfig,
     ) -> Result<(), SpawnError> {
-        let (count, bits) = (config.pool_count, config.pool_bits);
+        let (mut count, bits) = (config.pool_count, config.pool_bits);
         let service = objs.alloc::<Endpoint>()?;
+        // What the root task needs later, kept out of the pool's way.
+        let reserve = objs.alloc_raw(ObjectType::Untyped, ROOT_RESERVE_BITS)?;
         // One at a time, so no single untyped must hold the whole pool;
         // the slots still come out consecutive.
         let untyped_first = objs.alloc_raw(ObjectType::Untyped, bits)?;
         for _ in 1..count {
             objs.alloc_raw(ObjectType::Untyped, bits)?;
         }
+        // Then every further one the machine has, up to what the memory
+        // manager's CNode can keep the books of: its capacity follows the
+        // machine.
+        if config.pool_rest {
+            let free_slots = 1u64 << (config.cnode_bits - 1);
+            let most = (Capacity::pool_limit(free_slots) >> bits) as usize;
+            while count < most {
+                match objs.alloc_raw(ObjectType::Untyped, bits) {
+                    Ok(_) => count += 1,
+                    Err(sel4::Error::NotEnoughMemory) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        objs.add_untyped(reserve, ROOT_RESERVE_BITS);
+        debug_println!(
+            "supervisor: the memory manager's pool: {count} untypeds of {} KiB",
+            (1u64 << bits) >> 10
+        );
         let caller = objs.slot()?;
         let supervisor_badge = sel4::badge_cap_data(Badge::SUPERVISOR.encode());
         let rights = CapRights { read: false, write: true, grant: true };

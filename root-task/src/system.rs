@@ -95,6 +95,9 @@ pub struct MemoryManagerConfig {
     pub pool_count: usize,
     /// log2 bytes of each.
     pub pool_bits: usize,
+    /// Whether the pool also takes every further untyped of that size the
+    /// machine has (up to what its CNode can keep the books of).
+    pub pool_rest: bool,
 }
 
 impl System {

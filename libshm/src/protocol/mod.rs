@@ -1096,6 +1096,17 @@ impl Capacity {
         }
     }
 
+    /// The largest pool a memory manager with `free_slots` slots takes: its
+    /// bookkeeping (a slot per 4 KiB, at most) then leaves half the slots
+    /// to promise.
+    ///
+    /// ```
+    /// assert_eq!(libshm::protocol::Capacity::pool_limit(1 << 17), 256 << 20);
+    /// ```
+    pub const fn pool_limit(free_slots: u64) -> u64 {
+        free_slots / 2 * crate::layout::PAGE_SIZE
+    }
+
     /// Slots never promised: the receive slot and scratch.
     pub const RESERVED_SLOTS: u64 = 16;
 

@@ -6,7 +6,7 @@ use crate::desc::{DescError, Start, System};
 use crate::gen::Embedded;
 use libshm::layout::{
     memory_manager_heap_bytes, slots::FIRST_FREE, HEAP_MAX, LARGE_PAGE_SIZE, MAX_PROCESSES, PAGE_SIZE,
-    STACK_PAGES,
+    ROOT_RESERVE_BITS, STACK_PAGES,
 };
 use libshm::protocol::{Budget, Capacity, Name, GENERATION_BITS};
 
@@ -23,10 +23,10 @@ const ROOT_TASK_CODE_BYTES: usize = 1 << 20;
 const SUPERVISOR_SLOTS: usize = 256;
 /// Root-CNode slots each arena reserves (`root_task::process`).
 const ARENA_SLOTS: usize = 16;
-/// Untyped memory the arenas and the pool may take: what the smaller of the
-/// two QEMU machines (512 MiB on x86_64) leaves after the kernel, its
-/// boot-time objects and the root task.
-pub const MAX_UNTYPED_BYTES: u64 = 384 << 20;
+/// RAM a machine keeps from the untyped memory it hands the root task: the
+/// kernel, its boot-time objects, the root task (on the smaller of the two
+/// QEMU machines, 512 MiB on x86_64, 384 MiB are left).
+pub const KEPT_RAM_BYTES: u64 = 128 << 20;
 /// The memory manager's first free slot.
 const FIRST_FREE_SLOT: u64 = FIRST_FREE;
 /// Slots the memory manager takes for itself before it serves (its heap's
@@ -58,7 +58,7 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
     for (entry, bits, range) in [
         ("[supervisor] arena_bits", sup.arena_bits, 16..=28),
         ("[supervisor] app_cnode_bits", sup.app_cnode_bits, 6..=16),
-        ("[memory_manager] cnode_bits", mm.cnode_bits, 8..=20),
+        ("[memory_manager] cnode_bits", mm.cnode_bits, 8..=22),
         ("[memory_manager] arena_bits", mm.arena_bits, 16..=28),
         ("[memory_manager] pool_bits", mm.pool_bits, 12..=28),
     ] {
@@ -70,23 +70,35 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
     if mm.pool_count == 0 {
         return err("[memory_manager] pool_count", "the memory manager needs a pool".into());
     }
-    let untyped = ((sup.arenas as u64) << sup.arena_bits) + (1 << mm.arena_bits) + pool;
-    if untyped > MAX_UNTYPED_BYTES {
+    let untyped =
+        ((sup.arenas as u64) << sup.arena_bits) + (1 << mm.arena_bits) + pool + (1 << ROOT_RESERVE_BITS);
+    let max_untyped = spec.ram.saturating_sub(KEPT_RAM_BYTES);
+    if untyped > max_untyped {
         return err(
             "[supervisor]",
             format!(
-                "arenas, the memory manager's arena and its pool take {} MiB of untyped memory; at most {} MiB fit",
+                "arenas, the memory manager's arena and its pool take {} MiB of untyped memory; at most {} MiB fit \
+                 in ram = {} MiB",
                 untyped >> 20,
-                MAX_UNTYPED_BYTES >> 20
+                max_untyped >> 20,
+                spec.ram >> 20
             ),
         );
     }
+    // On the smallest machine it is built for, the pool also takes what is
+    // left (pool_rest), as the root task gives it.
+    let pool = if mm.pool_rest {
+        let limit = Capacity::pool_limit(1 << (mm.cnode_bits - 1)) >> mm.pool_bits << mm.pool_bits;
+        ((max_untyped - untyped + pool) >> mm.pool_bits << mm.pool_bits).min(limit).max(pool)
+    } else {
+        pool
+    };
     let embedded_bytes: u64 = images.iter().map(|i| i.bytes.as_ref().map_or(0, |b| b.len() as u64)).sum();
     let slots = KERNEL_SLOTS
         + embedded_bytes.div_ceil(PAGE_SIZE) as usize
         + sup.arenas
         + (sup.arenas + 1) * ARENA_SLOTS
-        + mm.pool_count
+        + pool_caps(mm)
         + MAX_PROCESSES
         + SUPERVISOR_SLOTS;
     if slots > 1 << ROOT_CNODE_BITS {
@@ -118,7 +130,7 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
     // The budgets: every described process may be alive at once, so theirs
     // must fit together in what the memory manager can promise; an app
     // spawned by program is admitted at run time, while its budget fits.
-    let capacity = memory_manager_capacity(mm.cnode_bits, mm.pool_count as u64, pool);
+    let capacity = memory_manager_capacity(mm.cnode_bits, pool >> mm.pool_bits, pool);
     let app = spec.app_budget();
     if !capacity.holds(&app) {
         return err(
@@ -191,6 +203,17 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
         fits_arena(system, &entry, &p.program, images, 1 << sup.arena_bits, sup.app_cnode_bits, p.heap)?;
     }
     Ok(())
+}
+
+/// The most untyped caps the memory manager's pool may take: its count, or
+/// with `pool_rest` as many as its CNode can keep the books of.
+fn pool_caps(mm: &crate::desc::MemoryManager) -> usize {
+    let most = (Capacity::pool_limit(1 << (mm.cnode_bits - 1)) >> mm.pool_bits) as usize;
+    if mm.pool_rest {
+        most.max(mm.pool_count)
+    } else {
+        mm.pool_count
+    }
 }
 
 /// What a memory manager built as described can promise (as it computes

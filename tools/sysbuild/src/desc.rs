@@ -1,6 +1,8 @@
 //! The system description as written: a `system.toml` per image.
 //!
 //! ```toml
+//! ram = 536870912       # bytes of RAM of the smallest machine it is for
+//!
 //! [supervisor]          # optional; these are the defaults
 //! arenas = 48           # apps alive at once, one untyped arena each
 //! arena_bits = 20       # log2 bytes of an app's arena
@@ -12,11 +14,13 @@
 //! program = "vmm-server"
 //! name = "memory-manager"
 //! priority = 150        # above every app
-//! cnode_bits = 18       # half free: promised to clients, less the pool's
+//! cnode_bits = 19       # half free: promised to clients, less the pool's
 //!                       # bookkeeping (a slot per 4 KiB of pool at most)
-//! arena_bits = 24
-//! pool_count = 48       # its pool: this many untypeds
+//! arena_bits = 25
+//! pool_count = 48       # its pool: at least this many untypeds
 //! pool_bits = 22        # of 2^pool_bits bytes
+//! pool_rest = true      # and every further one the machine has (up to
+//!                       # what its CNode can keep the books of)
 //!
 //! programs = ["testapp"] # embedded besides the processes' programs, for a
 //!                         # root task that spawns by program (the suite)
@@ -76,6 +80,10 @@ pub struct System {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
+    /// Bytes of RAM of the smallest machine the system is built for (the
+    /// build checks it fits there; `make run MEM=...` gives QEMU more).
+    #[serde(default = "default_ram")]
+    pub ram: u64,
     /// Programs embedded besides those the processes run.
     #[serde(default)]
     pub programs: Vec<String>,
@@ -169,6 +177,8 @@ pub struct MemoryManager {
     pub pool_count: usize,
     /// log2 bytes of each.
     pub pool_bits: usize,
+    /// And every further untyped the machine has.
+    pub pool_rest: bool,
 }
 
 impl Default for MemoryManager {
@@ -177,10 +187,11 @@ impl Default for MemoryManager {
             program: "vmm-server".into(),
             name: "memory-manager".into(),
             priority: 150,
-            cnode_bits: 18,
-            arena_bits: 24,
+            cnode_bits: 19,
+            arena_bits: 25,
             pool_count: 48,
             pool_bits: 22,
+            pool_rest: true,
         }
     }
 }
@@ -230,6 +241,10 @@ pub struct Process {
     /// What the memory manager promises it.
     #[serde(default)]
     pub budget: BudgetSpec,
+}
+
+fn default_ram() -> u64 {
+    512 << 20
 }
 
 fn default_priority() -> u8 {

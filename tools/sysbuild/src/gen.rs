@@ -98,8 +98,15 @@ pub fn system_rs(system: &System, images: &[Embedded]) -> String {
     writeln!(
         out,
         "    memory_manager: root_task::system::MemoryManagerConfig {{ program: {:?}, name: {:?}, priority: {}, \
-         cnode_bits: {}, arena_bits: {}, pool_count: {}, pool_bits: {} }},",
-        mm.program, mm.name, mm.priority, mm.cnode_bits, mm.arena_bits, mm.pool_count, mm.pool_bits
+         cnode_bits: {}, arena_bits: {}, pool_count: {}, pool_bits: {}, pool_rest: {} }},",
+        mm.program,
+        mm.name,
+        mm.priority,
+        mm.cnode_bits,
+        mm.arena_bits,
+        mm.pool_count,
+        mm.pool_bits,
+        mm.pool_rest
     )
     .unwrap();
     writeln!(out, "}};").unwrap();

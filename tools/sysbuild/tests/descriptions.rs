@@ -31,6 +31,7 @@ fn the_shipped_descriptions_pass() {
     for file in [
         "apps/spreadsheet/system.toml",
         "apps/hello/system.toml",
+        "apps/large/system.toml",
         "tests/suite/system.toml",
         "bench/image/system.toml",
     ] {
@@ -81,7 +82,8 @@ fn priorities_must_stay_below_the_memory_manager() {
 fn sizes_that_cannot_fit_are_refused() {
     refused("[supervisor]\narenas = 300\n", "[supervisor] arenas: 300 is not in 1..=127");
     refused("[supervisor]\narenas = 120\narena_bits = 22\n", "MiB of untyped memory");
-    refused("[memory_manager]\npool_count = 1\n", "[supervisor] app_budget: Budget");
+    refused("[memory_manager]\npool_count = 1\npool_rest = false\n", "[supervisor] app_budget: Budget");
+    refused("ram = 268435456\n", "at most 128 MiB fit in ram = 256 MiB");
     // Three processes of a third of the window each cannot all be promised it.
     let third = format!("{OWNER}budget = {{ window = 805306368 }}\n");
     let three = format!("{third}{}{}", third.replace("owner", "a"), third.replace("owner", "b"));
