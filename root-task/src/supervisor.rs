@@ -436,10 +436,7 @@ impl Supervisor {
                 p.name,
                 p.budget
             );
-            self.table[i] = None;
-            if let Err(e) = self.arenas.give_back(objs.cnode, p.caps.arena) {
-                debug_println!("teardown of pid {} failed: {e}", p.task.pid());
-            }
+            self.tear_down(objs, &p, None);
             return Err(SpawnError::Refused(e));
         }
         debug_println!("spawned pid {} '{}' generation {}", p.task.pid(), p.name, p.task.generation());
@@ -469,8 +466,10 @@ impl Supervisor {
 
     fn unregister(&self, p: &Process) {
         let Some(mm) = self.mm.filter(|mm| mm.task != p.task) else { return };
-        if let Err(e) = Ipc::new(mm.caller).unregister_process(p.task) {
-            debug_println!("memory manager could not forget pid {}: {e:?}", p.task.pid());
+        match Ipc::new(mm.caller).unregister_process(p.task) {
+            // Refused at registration: nothing to forget.
+            Ok(()) | Err(Error::UnknownProcess) => {}
+            Err(e) => debug_println!("memory manager could not forget pid {}: {e:?}", p.task.pid()),
         }
     }
 

@@ -66,7 +66,7 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
                tables: u64,
                slots: u64,
                mappings: u64| {
-        let c = charged.entry(pid).or_default();
+        let c = charged.entry(pid).or_insert(Usage::NONE);
         c.memory += memory;
         c.tables += tables;
         c.slots += slots;
@@ -175,17 +175,17 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
     }
     ensure!(want.is_empty(), "mappings recorded for unregistered pids");
     for (pid, (objects, window)) in owned_objects {
-        let c = charged.entry(pid).or_default();
+        let c = charged.entry(pid).or_insert(Usage::NONE);
         c.objects += objects;
         c.window += window;
     }
-    charged.retain(|_, c| !c.is_zero());
+    charged.retain(|_, c| *c != Usage::NONE);
     ensure!(st.usage == charged, "charges {:?}, but the records say {charged:?}", st.usage);
     // Every registered process within its budget, and all promises kept.
     for (pid, b) in &st.budgets {
         ensure!(st.procs.contains_key(pid), "pid {pid} has a budget but is not registered");
-        let u = st.usage.get(pid).copied().unwrap_or_default();
-        ensure!(u.as_budget().fits_in(b), "pid {pid} over its budget: {u:?} > {b:?}");
+        let u = st.usage.get(pid).copied().unwrap_or(Usage::NONE);
+        ensure!(u.fits_in(b), "pid {pid} over its budget: {u:?} > {b:?}");
     }
     ensure!(st.procs.keys().all(|p| st.budgets.contains_key(p)), "a registered pid has no budget");
     let promised =
@@ -193,7 +193,7 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
             Budget::NONE,
             |sum, pid| {
                 let b = st.budgets.get(&pid).copied().unwrap_or(Budget::NONE);
-                let u = st.usage.get(&pid).copied().unwrap_or_default().as_budget();
+                let u = st.usage.get(&pid).copied().unwrap_or(Usage::NONE);
                 let most = Budget {
                     memory: b.memory.max(u.memory),
                     tables: b.tables.max(u.tables),

@@ -1031,6 +1031,24 @@ impl Budget {
         }
     }
 
+    /// The field-by-field difference, 0 where `o` is more.
+    ///
+    /// ```
+    /// use libshm::protocol::Budget;
+    /// let a = Budget { memory: 5, slots: 1, ..Budget::NONE };
+    /// assert_eq!(a.saturating_sub(&Budget { memory: 2, slots: 3, ..Budget::NONE }), Budget { memory: 3, ..Budget::NONE });
+    /// ```
+    pub const fn saturating_sub(&self, o: &Budget) -> Budget {
+        Budget {
+            memory: self.memory.saturating_sub(o.memory),
+            tables: self.tables.saturating_sub(o.tables),
+            slots: self.slots.saturating_sub(o.slots),
+            mappings: self.mappings.saturating_sub(o.mappings),
+            objects: self.objects.saturating_sub(o.objects),
+            window: self.window.saturating_sub(o.window),
+        }
+    }
+
     /// The field-by-field sum, `None` on overflow.
     pub const fn checked_add(&self, o: &Budget) -> Option<Budget> {
         macro_rules! add {

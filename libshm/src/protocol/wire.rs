@@ -215,6 +215,27 @@ one_word! {
     TaskId: TaskId::to_word, TaskId::from_word;
 }
 
+/// Structs of plain words, a word each, in field order.
+macro_rules! words {
+    ($($ty:ident { $($field:ident),* $(,)? })*) => {$(
+        impl Wire for $ty {
+            const WORDS: usize = [$(stringify!($field)),*].len();
+            fn put(&self, w: &mut Writer<'_>) {
+                $(w.put(self.$field);)*
+            }
+            fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+                Ok($ty { $($field: r.get()?),* })
+            }
+        }
+    )*};
+}
+
+words! {
+    AttachInfo { base, size, root }
+    Budget { memory, tables, slots, mappings, objects, window }
+    ServerStats { heap_bytes, heap_used, heap_peak, slots, slots_used, slots_peak }
+}
+
 const TARGET_PID: u64 = 0;
 const TARGET_TASK: u64 = 1;
 const TARGET_ALIAS: u64 = 2;
@@ -296,58 +317,6 @@ impl Wire for ObjectStat {
             },
             owner: Wire::get(r)?,
         })
-    }
-}
-
-impl Wire for Budget {
-    const WORDS: usize = 6;
-    fn put(&self, w: &mut Writer<'_>) {
-        for v in [self.memory, self.tables, self.slots, self.mappings, self.objects, self.window] {
-            w.put(v);
-        }
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        Ok(Budget {
-            memory: r.get()?,
-            tables: r.get()?,
-            slots: r.get()?,
-            mappings: r.get()?,
-            objects: r.get()?,
-            window: r.get()?,
-        })
-    }
-}
-
-impl Wire for ServerStats {
-    const WORDS: usize = 6;
-    fn put(&self, w: &mut Writer<'_>) {
-        for v in
-            [self.heap_bytes, self.heap_used, self.heap_peak, self.slots, self.slots_used, self.slots_peak]
-        {
-            w.put(v);
-        }
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        Ok(ServerStats {
-            heap_bytes: r.get()?,
-            heap_used: r.get()?,
-            heap_peak: r.get()?,
-            slots: r.get()?,
-            slots_used: r.get()?,
-            slots_peak: r.get()?,
-        })
-    }
-}
-
-impl Wire for AttachInfo {
-    const WORDS: usize = 3;
-    fn put(&self, w: &mut Writer<'_>) {
-        w.put(self.base);
-        w.put(self.size);
-        w.put(self.root);
-    }
-    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
-        Ok(AttachInfo { base: r.get()?, size: r.get()?, root: r.get()? })
     }
 }
 

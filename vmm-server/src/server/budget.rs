@@ -13,93 +13,45 @@
 
 use super::*;
 
-/// What one pid has been charged for: as payer (memory, slots) and as the
-/// holder of mappings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Usage {
-    /// Bytes of frames.
-    pub memory: u64,
-    /// Bytes of paging structures the server made in VSpaces.
-    pub tables: u64,
-    /// Cap slots of the server's CNode.
-    pub slots: u64,
-    /// Mappings its VSpace holds.
-    pub mappings: u64,
-    /// Objects it owns.
-    pub objects: u64,
-    /// Bytes of the shared window its objects reserve.
-    pub window: u64,
+/// What one pid has been charged for, in the fields of its budget: as
+/// payer (memory, tables, slots), as the holder of mapping records, as an
+/// owner (objects, window).
+pub(crate) type Usage = Budget;
+
+/// The charges the server makes, in the fields of a budget.
+pub(super) trait Charge {
+    /// A mapping's copy of a frame cap, for its payer.
+    const COPY: Self;
+    /// A mapping, for the process that holds it.
+    const HELD: Self;
+    /// A frame: its memory and its cap.
+    fn frame(size: PageSize) -> Self;
+    /// A paging structure the server made: its memory and its cap.
+    fn table(level: TableLevel) -> Self;
+    /// An object, for its owner: its record and its reservation.
+    fn object(reserve: u64) -> Self;
+    /// `n` records a process holds: mappings, or runs of pending frames.
+    fn held(n: u64) -> Self;
 }
 
-impl Usage {
-    /// A frame: its memory and its cap.
-    pub(super) const fn frame(size: PageSize) -> Usage {
+impl Charge for Usage {
+    const COPY: Usage = Usage { slots: 1, ..Usage::NONE };
+    const HELD: Usage = Usage { mappings: 1, ..Usage::NONE };
+
+    fn frame(size: PageSize) -> Usage {
         Usage { memory: size.bytes(), slots: 1, ..Usage::NONE }
     }
 
-    /// A paging structure the server made: its memory and its cap.
-    pub(super) const fn table(level: TableLevel) -> Usage {
+    fn table(level: TableLevel) -> Usage {
         Usage { tables: ObjectKind::Table(level).bytes(), slots: 1, ..Usage::NONE }
     }
 
-    /// An object, for its owner: its record and its reservation.
-    pub(super) const fn object(reserve: u64) -> Usage {
+    fn object(reserve: u64) -> Usage {
         Usage { objects: 1, window: reserve, ..Usage::NONE }
     }
 
-    /// Nothing.
-    pub(super) const NONE: Usage =
-        Usage { memory: 0, tables: 0, slots: 0, mappings: 0, objects: 0, window: 0 };
-
-    /// A mapping's copy of a frame cap, for its payer.
-    pub(super) const COPY: Usage = Usage { slots: 1, ..Usage::NONE };
-
-    /// A mapping, for the process that holds it.
-    pub(super) const HELD: Usage = Usage::held(1);
-
-    /// `n` records a process holds: mappings, or runs of pending frames.
-    pub(super) const fn held(n: u64) -> Usage {
+    fn held(n: u64) -> Usage {
         Usage { mappings: n, ..Usage::NONE }
-    }
-
-    fn plus(self, o: Usage) -> Option<Usage> {
-        Some(Usage {
-            memory: self.memory.checked_add(o.memory)?,
-            tables: self.tables.checked_add(o.tables)?,
-            slots: self.slots.checked_add(o.slots)?,
-            mappings: self.mappings.checked_add(o.mappings)?,
-            objects: self.objects.checked_add(o.objects)?,
-            window: self.window.checked_add(o.window)?,
-        })
-    }
-
-    fn minus(self, o: Usage) -> Usage {
-        Usage {
-            memory: self.memory.saturating_sub(o.memory),
-            tables: self.tables.saturating_sub(o.tables),
-            slots: self.slots.saturating_sub(o.slots),
-            mappings: self.mappings.saturating_sub(o.mappings),
-            objects: self.objects.saturating_sub(o.objects),
-            window: self.window.saturating_sub(o.window),
-        }
-    }
-
-    pub(crate) fn is_zero(&self) -> bool {
-        *self == Usage::default()
-    }
-}
-
-impl Usage {
-    /// As a budget: what a process that holds this needs at least.
-    pub(crate) const fn as_budget(&self) -> Budget {
-        Budget {
-            memory: self.memory,
-            tables: self.tables,
-            slots: self.slots,
-            mappings: self.mappings,
-            objects: self.objects,
-            window: self.window,
-        }
     }
 }
 
@@ -111,28 +63,21 @@ pub(super) fn check(
     pid: Pid,
     cost: Usage,
 ) -> Result<(), Error> {
-    let now = usage.get(&pid).copied().unwrap_or_default();
-    let after = now.plus(cost).ok_or(Error::QuotaExceeded)?;
+    let now = usage.get(&pid).copied().unwrap_or(Usage::NONE);
+    let after = now.checked_add(&cost).ok_or(Error::QuotaExceeded)?;
     let b = budgets.get(&pid).copied().unwrap_or(Budget::NONE);
-    if after.memory > b.memory {
-        return Err(Error::QuotaExceeded);
+    let limits = [
+        (after.memory, b.memory, Error::QuotaExceeded),
+        (after.tables, b.tables, Error::TablesExceeded),
+        (after.slots, b.slots, Error::SlotsExceeded),
+        (after.mappings, b.mappings, Error::TooManyMappings),
+        (after.objects, b.objects, Error::ObjectsExceeded),
+        (after.window, b.window, Error::WindowExceeded),
+    ];
+    match limits.into_iter().find(|(used, most, _)| used > most) {
+        Some((_, _, e)) => Err(e),
+        None => Ok(()),
     }
-    if after.tables > b.tables {
-        return Err(Error::TablesExceeded);
-    }
-    if after.slots > b.slots {
-        return Err(Error::SlotsExceeded);
-    }
-    if after.mappings > b.mappings {
-        return Err(Error::TooManyMappings);
-    }
-    if after.objects > b.objects {
-        return Err(Error::ObjectsExceeded);
-    }
-    if after.window > b.window {
-        return Err(Error::WindowExceeded);
-    }
-    Ok(())
 }
 
 /// What the server has promised every pid but `except`: a registered
@@ -151,12 +96,7 @@ pub(super) fn promised(
 /// What `pid` is promised: the larger of its budget and its holdings.
 pub(super) fn promise(usage: &BTreeMap<Pid, Usage>, budgets: &BTreeMap<Pid, Budget>, pid: Pid) -> Budget {
     let b = budgets.get(&pid).copied().unwrap_or(Budget::NONE);
-    at_least(b, usage.get(&pid).copied().unwrap_or_default())
-}
-
-/// `b`, raised to what `held` holds where that is more.
-pub(super) fn at_least(b: Budget, held: Usage) -> Budget {
-    b.max(&held.as_budget())
+    b.max(&usage.get(&pid).copied().unwrap_or(Usage::NONE))
 }
 
 /// Charges `pid` `cost` if its budget allows, recording the charge in
@@ -169,22 +109,24 @@ pub(super) fn charge<C>(
     cost: Usage,
 ) -> Result<(), Error> {
     check(usage, budgets, pid, cost)?;
-    if cost.is_zero() {
+    if cost == Usage::NONE {
         return Ok(());
     }
-    let entry = usage.entry(pid).or_default();
-    *entry = entry.plus(cost).unwrap_or(*entry);
-    let sum = txn.charges.entry(pid).or_default();
-    *sum = sum.plus(cost).unwrap_or(*sum);
+    add(usage.entry(pid).or_insert(Usage::NONE), &cost);
+    add(txn.charges.entry(pid).or_insert(Usage::NONE), &cost);
     Ok(())
+}
+
+/// Adds `cost` to `sum` (a sum checked against a budget cannot overflow).
+fn add(sum: &mut Usage, cost: &Usage) {
+    *sum = sum.checked_add(cost).unwrap_or(*sum);
 }
 
 /// Charges `pid` `cost` in the commit phase, where nothing can fail any
 /// more: the charge was checked with [`check`] in the validate phase.
 pub(super) fn commit_charge(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, cost: Usage) {
-    if !cost.is_zero() {
-        let entry = usage.entry(pid).or_default();
-        *entry = entry.plus(cost).unwrap_or(*entry);
+    if cost != Usage::NONE {
+        add(usage.entry(pid).or_insert(Usage::NONE), &cost);
     }
 }
 
@@ -203,7 +145,7 @@ pub(super) fn recount(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, before: u64, a
 /// after all).
 pub(super) fn refund<C>(usage: &mut BTreeMap<Pid, Usage>, txn: &mut Txn<C>, pid: Pid, cost: Usage) {
     if let Some(sum) = txn.charges.get_mut(&pid) {
-        *sum = sum.minus(cost);
+        *sum = sum.saturating_sub(&cost);
     }
     credit(usage, pid, cost);
 }
@@ -211,8 +153,8 @@ pub(super) fn refund<C>(usage: &mut BTreeMap<Pid, Usage>, txn: &mut Txn<C>, pid:
 /// Gives `cost` back to `pid` (a free, or a rollback).
 pub(super) fn credit(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, cost: Usage) {
     if let Some(u) = usage.get_mut(&pid) {
-        *u = u.minus(cost);
-        if u.is_zero() {
+        *u = u.saturating_sub(&cost);
+        if *u == Usage::NONE {
             usage.remove(&pid);
         }
     }

@@ -37,6 +37,7 @@ mod runs;
 mod sparse;
 mod state;
 mod txn;
+use budget::Charge;
 pub(crate) use budget::Usage;
 use runs::Runs;
 use sparse::Sparse;
@@ -367,7 +368,7 @@ impl<K: Kernel> Server<K> {
     /// assert_eq!(s.usage(7), (0, 0, 0));
     /// ```
     pub fn usage(&self, pid: Pid) -> (u64, u64, u64) {
-        let u = self.state.usage.get(&pid).copied().unwrap_or_default();
+        let u = self.state.usage.get(&pid).copied().unwrap_or(Usage::NONE);
         (u.memory, u.slots, u.mappings)
     }
 }

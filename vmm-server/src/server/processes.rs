@@ -25,7 +25,7 @@ impl<K: Kernel> Server<K> {
         // is promised at least what its objects still hold.
         let (usage, budgets) = (&self.state.usage, &self.state.budgets);
         let others = budget::promised(usage, budgets, task.pid()).ok_or(Error::BudgetUnavailable)?;
-        let mine = budget::at_least(budget, usage.get(&task.pid()).copied().unwrap_or_default());
+        let mine = budget.max(&usage.get(&task.pid()).copied().unwrap_or(Usage::NONE));
         if !others.checked_add(&mine).is_some_and(|t| self.limits.capacity.holds(&t)) {
             return Err(Error::BudgetUnavailable);
         }
