@@ -74,8 +74,8 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
     };
     let mut owned_objects: BTreeMap<u16, (u64, u64)> = BTreeMap::new();
 
-    for (id, o) in &st.objects {
-        ensure!(o.id == *id, "object {id:?} filed under another id");
+    for (id, o) in st.objects.iter() {
+        ensure!(o.id == id, "object {id:?} filed under another id");
         ensure!(
             o.base >= WINDOW_BASE && o.base % LARGE_PAGE_SIZE == 0 && o.reserve % LARGE_PAGE_SIZE == 0,
             "{id:?}: misplaced base {:#x}",
@@ -150,7 +150,7 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
     ranges.sort_unstable();
     ensure!(ranges.windows(2).all(|w| w[0].1 <= w[1].0), "objects overlap in the window");
 
-    for (pid, p) in &st.procs {
+    for (pid, p) in st.procs.iter() {
         expected_caps.insert(p.vspace);
         // The supervisor may have registered a cap of another type: nothing
         // can be mapped through it.
@@ -160,14 +160,14 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
             .flat_map(|vs| k.window_pages(vs))
             .map(|m| (m.vaddr, (m.size, m.rights, m.frame, m.cap)))
             .collect();
-        let expected = want.remove(pid).unwrap_or_default();
+        let expected = want.remove(&pid).unwrap_or_default();
         ensure!(actual == expected, "pid {pid}: mapped {actual:x?}, expected {expected:x?}");
-        let owned: BTreeSet<_> = p.tables.iter().filter_map(|(key, t)| t.cap.map(|c| (*key, c))).collect();
-        for ((level, _), t) in &p.tables {
+        let owned: BTreeSet<_> = p.tables.iter().filter_map(|(key, t)| t.cap.map(|c| (key, c))).collect();
+        for ((level, _), t) in p.tables.iter() {
             let Some(cap) = t.cap else { continue };
             expected_caps.insert(cap);
             used += PAGE_SIZE;
-            add(&mut charged, t.payer, 0, ObjectKind::Table(*level).bytes(), 1, 0);
+            add(&mut charged, t.payer, 0, ObjectKind::Table(level).bytes(), 1, 0);
         }
         let in_kernel: BTreeSet<_> = vspace.into_iter().flat_map(|vs| k.server_tables(vs)).collect();
         let recorded: BTreeSet<_> = owned.iter().map(|(key, _)| *key).collect();
@@ -180,31 +180,31 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
         c.window += window;
     }
     charged.retain(|_, c| *c != Usage::NONE);
-    ensure!(st.usage == charged, "charges {:?}, but the records say {charged:?}", st.usage);
+    let usage: BTreeMap<_, _> = st.usage.iter().map(|(pid, u)| (pid, *u)).collect();
+    ensure!(usage == charged, "charges {usage:?}, but the records say {charged:?}");
     // Every registered process within its budget, and all promises kept.
-    for (pid, b) in &st.budgets {
-        ensure!(st.procs.contains_key(pid), "pid {pid} has a budget but is not registered");
-        let u = st.usage.get(pid).copied().unwrap_or(Usage::NONE);
+    for (pid, b) in st.budgets.iter() {
+        ensure!(st.procs.contains_key(&pid), "pid {pid} has a budget but is not registered");
+        let u = st.usage.get(&pid).copied().unwrap_or(Usage::NONE);
         ensure!(u.fits_in(b), "pid {pid} over its budget: {u:?} > {b:?}");
     }
-    ensure!(st.procs.keys().all(|p| st.budgets.contains_key(p)), "a registered pid has no budget");
-    let promised =
-        st.usage.keys().chain(st.budgets.keys()).copied().collect::<BTreeSet<_>>().into_iter().try_fold(
-            Budget::NONE,
-            |sum, pid| {
-                let b = st.budgets.get(&pid).copied().unwrap_or(Budget::NONE);
-                let u = st.usage.get(&pid).copied().unwrap_or(Usage::NONE);
-                let most = Budget {
-                    memory: b.memory.max(u.memory),
-                    tables: b.tables.max(u.tables),
-                    slots: b.slots.max(u.slots),
-                    mappings: b.mappings.max(u.mappings),
-                    objects: b.objects.max(u.objects),
-                    window: b.window.max(u.window),
-                };
-                sum.checked_add(&most)
-            },
-        );
+    ensure!(st.procs.keys().all(|p| st.budgets.contains_key(&p)), "a registered pid has no budget");
+    let promised = st.usage.keys().chain(st.budgets.keys()).collect::<BTreeSet<_>>().into_iter().try_fold(
+        Budget::NONE,
+        |sum, pid| {
+            let b = st.budgets.get(&pid).copied().unwrap_or(Budget::NONE);
+            let u = st.usage.get(&pid).copied().unwrap_or(Usage::NONE);
+            let most = Budget {
+                memory: b.memory.max(u.memory),
+                tables: b.tables.max(u.tables),
+                slots: b.slots.max(u.slots),
+                mappings: b.mappings.max(u.mappings),
+                objects: b.objects.max(u.objects),
+                window: b.window.max(u.window),
+            };
+            sum.checked_add(&most)
+        },
+    );
     let capacity = server.limits().capacity;
     ensure!(
         promised.is_some_and(|p| capacity.holds(&p)),

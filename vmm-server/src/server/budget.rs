@@ -58,8 +58,8 @@ impl Charge for Usage {
 /// Whether `pid` may be charged `cost` more, and the error if not. A pid
 /// with no budget (not registered) may be charged nothing.
 pub(super) fn check(
-    usage: &BTreeMap<Pid, Usage>,
-    budgets: &BTreeMap<Pid, Budget>,
+    usage: &VecMap<Pid, Usage>,
+    budgets: &VecMap<Pid, Budget>,
     pid: Pid,
     cost: Usage,
 ) -> Result<(), Error> {
@@ -84,26 +84,28 @@ pub(super) fn check(
 /// process its budget (or what it holds, if more), a pid no longer
 /// registered what it still holds (the objects a dead owner left).
 pub(super) fn promised(
-    usage: &BTreeMap<Pid, Usage>,
-    budgets: &BTreeMap<Pid, Budget>,
+    usage: &VecMap<Pid, Usage>,
+    budgets: &VecMap<Pid, Budget>,
     except: Pid,
 ) -> Option<Budget> {
     let pids = budgets.keys().chain(usage.keys().filter(|p| !budgets.contains_key(p)));
-    pids.filter(|&&p| p != except)
-        .try_fold(Budget::NONE, |sum, &p| sum.checked_add(&promise(usage, budgets, p)))
+    pids.filter(|&p| p != except)
+        .try_fold(Budget::NONE, |sum, p| sum.checked_add(&promise(usage, budgets, p)))
 }
 
 /// What `pid` is promised: the larger of its budget and its holdings.
-pub(super) fn promise(usage: &BTreeMap<Pid, Usage>, budgets: &BTreeMap<Pid, Budget>, pid: Pid) -> Budget {
+pub(super) fn promise(usage: &VecMap<Pid, Usage>, budgets: &VecMap<Pid, Budget>, pid: Pid) -> Budget {
     let b = budgets.get(&pid).copied().unwrap_or(Budget::NONE);
     b.max(&usage.get(&pid).copied().unwrap_or(Usage::NONE))
 }
 
 /// Charges `pid` `cost` if its budget allows, recording the charge in
-/// `txn` so that a rollback gives it back.
+/// `txn` so that a rollback gives it back. The records it needs are made
+/// first: with no heap for them it fails with `OutOfMemory`, changing
+/// nothing.
 pub(super) fn charge<C>(
-    usage: &mut BTreeMap<Pid, Usage>,
-    budgets: &BTreeMap<Pid, Budget>,
+    usage: &mut VecMap<Pid, Usage>,
+    budgets: &VecMap<Pid, Budget>,
     txn: &mut Txn<C>,
     pid: Pid,
     cost: Usage,
@@ -112,38 +114,44 @@ pub(super) fn charge<C>(
     if cost == Usage::NONE {
         return Ok(());
     }
-    add(usage.entry(pid).or_insert(Usage::NONE), &cost);
-    add(txn.charges.entry(pid).or_insert(Usage::NONE), &cost);
+    usage.reserve(1)?;
+    txn.charges.reserve(1)?;
+    add(usage, pid, &cost);
+    add(&mut txn.charges, pid, &cost);
     Ok(())
 }
 
-/// Adds `cost` to `sum` (a sum checked against a budget cannot overflow).
-fn add(sum: &mut Usage, cost: &Usage) {
-    *sum = sum.checked_add(cost).unwrap_or(*sum);
-}
-
-/// Charges `pid` `cost` in the commit phase, where nothing can fail any
-/// more: the charge was checked with [`check`] in the validate phase.
-pub(super) fn commit_charge(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, cost: Usage) {
-    if cost != Usage::NONE {
-        add(usage.entry(pid).or_insert(Usage::NONE), &cost);
+/// Adds `cost` to `pid`'s sum, in room reserved before (a sum checked
+/// against a budget cannot overflow).
+fn add(sums: &mut VecMap<Pid, Usage>, pid: Pid, cost: &Usage) {
+    match sums.get_mut(&pid) {
+        Some(sum) => *sum = sum.checked_add(cost).unwrap_or(*sum),
+        None => sums.insert_reserved(pid, *cost),
     }
 }
 
-/// Charges or credits `pid` for holding `after` records instead of
-/// `before` (a change of its pending runs, in the commit phase, checked
-/// before).
-pub(super) fn recount(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, before: u64, after: u64) {
-    if after > before {
-        commit_charge(usage, pid, Usage::held(after - before));
-    } else {
-        credit(usage, pid, Usage::held(before - after));
-    }
+/// Charges `pid` for holding `after` records instead of `before` (a
+/// change of its pending runs), in the acquire phase; a drop is given
+/// back by [`shrunk`] when the change is made.
+pub(super) fn grown<C>(
+    usage: &mut VecMap<Pid, Usage>,
+    budgets: &VecMap<Pid, Budget>,
+    txn: &mut Txn<C>,
+    pid: Pid,
+    (before, after): (u64, u64),
+) -> Result<(), Error> {
+    charge(usage, budgets, txn, pid, Usage::held(after.saturating_sub(before)))
+}
+
+/// Gives `pid` back what it no longer holds when its `before` records
+/// become `after` (charged before by [`grown`] if they grew).
+pub(super) fn shrunk(usage: &mut VecMap<Pid, Usage>, pid: Pid, (before, after): (u64, u64)) {
+    credit(usage, pid, Usage::held(before.saturating_sub(after)));
 }
 
 /// Takes back a charge `charge` made in `txn` (the thing was not spent
 /// after all).
-pub(super) fn refund<C>(usage: &mut BTreeMap<Pid, Usage>, txn: &mut Txn<C>, pid: Pid, cost: Usage) {
+pub(super) fn refund<C>(usage: &mut VecMap<Pid, Usage>, txn: &mut Txn<C>, pid: Pid, cost: Usage) {
     if let Some(sum) = txn.charges.get_mut(&pid) {
         *sum = sum.saturating_sub(&cost);
     }
@@ -151,7 +159,7 @@ pub(super) fn refund<C>(usage: &mut BTreeMap<Pid, Usage>, txn: &mut Txn<C>, pid:
 }
 
 /// Gives `cost` back to `pid` (a free, or a rollback).
-pub(super) fn credit(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, cost: Usage) {
+pub(super) fn credit(usage: &mut VecMap<Pid, Usage>, pid: Pid, cost: Usage) {
     if let Some(u) = usage.get_mut(&pid) {
         *u = u.saturating_sub(&cost);
         if *u == Usage::NONE {
@@ -161,7 +169,7 @@ pub(super) fn credit(usage: &mut BTreeMap<Pid, Usage>, pid: Pid, cost: Usage) {
 }
 
 /// Gives back what a mapping cost its payer and its holder.
-pub(super) fn credit_mapping<C>(usage: &mut BTreeMap<Pid, Usage>, holder: Pid, m: &Mapping<C>) {
+pub(super) fn credit_mapping<C>(usage: &mut VecMap<Pid, Usage>, holder: Pid, m: &Mapping<C>) {
     credit(usage, m.payer, Usage::COPY);
     credit(usage, holder, Usage::HELD);
 }

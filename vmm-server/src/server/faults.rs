@@ -41,7 +41,7 @@ impl<K: Kernel> Server<K> {
         if att.rights == Prot::None {
             return Err(FaultReason::AccessViolation);
         }
-        let Some(m) = att.maps.get(f).copied() else {
+        let Some(m) = att.maps.get(&f).copied() else {
             return if att.pending.contains(f) {
                 self.map_pending(task, o.id, a, f)
             } else {
@@ -51,28 +51,53 @@ impl<K: Kernel> Server<K> {
         if is_write && !m.prot.writable() {
             return Err(FaultReason::AccessViolation);
         }
-        // The records say mapped, the hardware disagrees (or raced): delete
-        // the old copy first (it would otherwise unmap the new mapping of the
-        // same frame) and map a new one.
-        let (id, base, frame) = (o.id, o.base, o.frames[f].clone());
+        // The records say mapped, the hardware disagrees (or raced): map a
+        // new copy in place of the old one. The old copy is deleted first
+        // (it would otherwise unmap the new mapping of the same frame), so
+        // if no new one can be made the page stays unmapped, and says so.
+        let id = o.id;
         self.kernel.delete(m.copy);
         budget::credit_mapping(&mut self.state.usage, task.pid(), &m);
-        let mut txn = Txn::new();
-        let result = self.map_frames(&mut txn, task.pid(), base, &[(f, &frame)], m.prot, task.pid());
-        let new = match result {
-            Ok(mut v) => v.pop(),
-            Err(_) => {
-                txn.rollback(&mut self.kernel, &mut self.state);
-                None
-            }
-        };
+        let new = self.map_one(task, id, f, m.prot, (0, 0));
         if let Some(att) = self.state.objects.get_mut(&id).map(|o| &mut o.attachments[a]) {
             match new {
-                Some(m) => att.maps.insert(f, m),
-                None => drop(att.maps.remove(f)),
+                Ok(m) => att.maps.insert_reserved(f, m),
+                Err(_) => drop(att.maps.remove(&f)),
             }
         }
-        new.map(|_| ()).ok_or(FaultReason::RepairFailed)
+        new.map(|_| ())
+    }
+
+    /// Maps frame `f` of object `id` into `task` with `prot`, charging it
+    /// for the mapping and for its pending runs becoming `runs` (before,
+    /// after); on failure everything it did is undone.
+    fn map_one(
+        &mut self,
+        task: TaskId,
+        id: ObjectId,
+        f: usize,
+        prot: Prot,
+        runs: (u64, u64),
+    ) -> Result<Mapping<K::Cap>, FaultReason> {
+        let mut txn = Txn::new();
+        let mut out = Vec::new();
+        let (mut m, objects) = self.mapper();
+        let mapped = match objects.get(&id) {
+            Some(o) => {
+                let frame = core::iter::once((f, &o.frames[f]));
+                m.map_frames(&mut txn, task.pid(), o.base, frame, prot, task.pid(), &mut out).and_then(|()| {
+                    budget::grown(m.ledger.usage, m.ledger.budgets, &mut txn, task.pid(), runs)
+                })
+            }
+            None => Err(Error::UnknownObject),
+        };
+        match mapped.map(|()| out.pop()) {
+            Ok(Some((_, m))) => Ok(m),
+            _ => {
+                txn.rollback(&mut self.kernel, &mut self.state);
+                Err(FaultReason::RepairFailed)
+            }
+        }
     }
 
     /// First touch of frame `f` of a lazy attachment (`a` of object `id`):
@@ -89,31 +114,21 @@ impl<K: Kernel> Server<K> {
         let o = self.state.objects.get(&id).ok_or(FaultReason::NoObject)?;
         let pending = &o.attachments[a].pending;
         // Mapping one frame out of the middle of a run splits it.
-        let (before, after) = (pending.runs(), pending.runs_after_remove(f..f + 1));
-        let more = 1 + after.saturating_sub(before) as usize;
+        let runs = (pending.runs(), pending.runs_after_remove(f..f + 1));
+        let more = 1 + runs.1.saturating_sub(runs.0) as usize;
         self.check_mappings(task.pid(), more).map_err(|_| FaultReason::RepairFailed)?;
-        let (base, frame, rights) = (o.base, o.frames[f].clone(), o.attachments[a].rights);
-        let mut txn = Txn::new();
-        let mapped = match self.map_frames(
-            &mut txn,
-            task.pid(),
-            base,
-            &[(f, &frame)],
-            frame_prot(f, rights),
-            task.pid(),
-        ) {
-            Ok(mut v) => v.pop(),
-            Err(_) => {
-                txn.rollback(&mut self.kernel, &mut self.state);
-                None
-            }
-        };
-        let m = mapped.ok_or(FaultReason::RepairFailed)?;
+        let rights = frame_prot(f, o.attachments[a].rights);
+        // Room for the records first, so nothing after the mapping can fail.
+        let o = self.state.objects.get_mut(&id).ok_or(FaultReason::NoObject)?;
+        let att = &mut o.attachments[a];
+        att.maps.reserve(1).map_err(|_| FaultReason::RepairFailed)?;
+        att.pending.reserve().map_err(|_| FaultReason::RepairFailed)?;
+        let m = self.map_one(task, id, f, rights, runs)?;
         let State { objects, usage, .. } = &mut self.state;
         if let Some(att) = objects.get_mut(&id).map(|o| &mut o.attachments[a]) {
-            att.maps.insert(f, m);
+            att.maps.insert_reserved(f, m);
             att.pending.remove(f..f + 1);
-            budget::recount(usage, task.pid(), before, after);
+            budget::shrunk(usage, task.pid(), runs);
         }
         Ok(())
     }

@@ -56,40 +56,62 @@ impl<K: Kernel> Server<K> {
         // Pages already mapped keep their mapping (and rights); a new
         // attachment also gets the header page; PROT_NONE maps nothing.
         let header = (att.is_none() && range.start > 0).then_some(0);
-        let todo: Vec<(usize, Frame<K::Cap>)> = header
+        let todo = header
             .into_iter()
             .chain(range.clone())
-            .filter(|&i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(i)))
-            .map(|i| (i, o.frames[i].clone()))
-            .collect();
+            .filter(move |&i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(&i)));
         // What it maps is no longer pending: that may split a run.
-        let (runs_before, runs_after) = match att {
+        let runs = match att {
             Some(a) if prot != Prot::None => (a.pending.runs(), a.pending.runs_after_remove(range.clone())),
             Some(a) => (a.pending.runs(), a.pending.runs()),
             None => (0, 0),
         };
-        self.check_mappings(target.pid(), todo.len() + runs_after.saturating_sub(runs_before) as usize)?;
+        let more = todo.clone().count() + runs.1.saturating_sub(runs.0) as usize;
+        self.check_mappings(target.pid(), more)?;
 
         let base = o.base;
         let attaching = att.is_none();
-        let refs: Vec<_> = todo.iter().map(|(i, f)| (*i, f)).collect();
         let mut txn = Txn::new();
-        let maps = match self.map_frames(&mut txn, target.pid(), base, &refs, prot, who.pid()) {
-            Ok(m) => m,
-            Err(e) => return self.rollback(txn, e),
-        };
+        let mut maps = Vec::new();
+        let acquired = (|| -> Result<(), Error> {
+            let (mut m, objects) = self.mapper();
+            let o = objects.get(&id).ok_or(Error::UnknownObject)?;
+            let att = o.attachment(target);
+            let todo = header
+                .into_iter()
+                .chain(range.clone())
+                .filter(|&i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(&i)))
+                .map(|i| (i, &o.frames[i]));
+            m.map_frames(&mut txn, target.pid(), base, todo, prot, who.pid(), &mut maps)?;
+            budget::grown(m.ledger.usage, m.ledger.budgets, &mut txn, target.pid(), runs)?;
+            // Room for the records the commit adds.
+            let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+            if attaching {
+                room(&mut o.attachments, 1)?;
+                o.attachments.push(Attachment::new(target, prot));
+            }
+            let i = o.position(target).ok_or(Error::NotAttached)?;
+            o.attachments[i].maps.reserve(maps.len())?;
+            o.attachments[i].pending.reserve()
+        })();
+        if let Err(e) = acquired {
+            // A new attachment is taken out again (it is the last).
+            if attaching {
+                if let Some(o) = self.state.objects.get_mut(&id) {
+                    o.attachments.retain(|a| a.task != target);
+                }
+            }
+            return self.rollback(txn, e);
+        }
         let State { objects, usage, .. } = &mut self.state;
         let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
-        if attaching {
-            o.attachments.push(Attachment::new(target, prot));
-        }
         let i = o.position(target).ok_or(Error::NotAttached)?;
         let att = &mut o.attachments[i];
-        att.maps.extend(todo.iter().map(|(f, _)| *f).zip(maps));
+        att.maps.extend_reserved(maps);
         if prot != Prot::None {
             att.pending.remove(range);
         }
-        budget::recount(usage, target.pid(), runs_before, runs_after);
+        budget::shrunk(usage, target.pid(), runs);
         if attaching {
             self.write_header(id);
         }
@@ -113,50 +135,74 @@ impl<K: Kernel> Server<K> {
         if !in_window(addr, end - addr) {
             return Err(Error::OutsideWindow);
         }
-        let mut hit = Vec::new();
         // Records the target holds after, less before: a hole punched in a
         // run of pending frames is one more (Linux's munmap, too, may fail
         // with ENOMEM when a split would pass the limit on mappings).
         let mut more_runs = 0u64;
         let mut fewer = 0u64;
         for o in self.state.objects.values() {
-            let Some(att) = o.attachment(target) else { continue };
-            let (from, to) = (addr.max(o.base), end.min(o.base + o.size));
-            if from >= to {
-                continue;
-            }
-            let range = o.frames_in(from - o.base, to - o.base)?;
-            let unmapped = att.maps.range(range.clone()).count() as u64;
-            if unmapped == 0 && !att.pending.intersects(range.clone()) {
-                continue;
-            }
+            let Some((att, range)) = Self::unmapping(o, target, addr, end)? else { continue };
             if target != who {
                 o.may_manage(who)?;
             }
             let (before, after) = (att.pending.runs(), att.pending.runs_after_remove(range.clone()));
             more_runs += after.saturating_sub(before);
-            fewer += unmapped + before.saturating_sub(after);
-            hit.push((o.id, range));
+            fewer += att.maps.range(range).count() as u64 + before.saturating_sub(after);
         }
         if more_runs > fewer {
             self.check_mappings(target.pid(), (more_runs - fewer) as usize)?;
         }
-        for (id, range) in hit {
-            let State { objects, usage, .. } = &mut self.state;
+        // Room for a split run in each, before anything changes.
+        for i in 0..self.state.objects.len() {
+            let Some((id, o)) = self.state.objects.at(i) else { break };
+            if Self::unmapping(o, target, addr, end)?.is_some() {
+                let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+                let a = o.position(target).ok_or(Error::NotAttached)?;
+                o.attachments[a].pending.reserve()?;
+            }
+        }
+        let State { objects, procs, usage, .. } = &mut self.state;
+        let Some(proc) = procs.get_mut(&target.pid()) else {
+            return Err(Error::UnknownProcess);
+        };
+        for i in 0..objects.len() {
+            let Some((id, o)) = objects.at(i) else { break };
+            let Some((_, range)) = Self::unmapping(o, target, addr, end)? else { continue };
             let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
-            let i = o.position(target).ok_or(Error::NotAttached)?;
-            let att = &mut o.attachments[i];
+            let a = o.position(target).ok_or(Error::NotAttached)?;
+            let att = &mut o.attachments[a];
             let before = att.pending.runs();
             att.pending.remove(range.clone());
-            budget::recount(usage, target.pid(), before, att.pending.runs());
-            for m in att.maps.take_range(range.clone()) {
+            budget::shrunk(usage, target.pid(), (before, att.pending.runs()));
+            for m in att.maps.take_range(range) {
                 self.kernel.delete(m.copy);
                 budget::credit_mapping(usage, target.pid(), &m);
             }
-            let still = small_slots(o, Some(&o.attachments[i]));
+            let (o, att) = (&*o, &o.attachments[a]);
             let obj_range = (o.base, o.base + o.reserve);
-            release_tables(&mut self.kernel, &mut self.state, obj_range, &still, target.pid());
+            release_tables(&mut self.kernel, proc, usage, obj_range, |slot| small_mapped_in(o, att, slot));
         }
         Ok(())
+    }
+
+    /// `target`'s attachment to `o` and the frames of it in `[addr, end)`,
+    /// if it has any mapped or pending there; an error if the range cuts a
+    /// 2 MiB frame.
+    fn unmapping(
+        o: &Object<K::Cap>,
+        target: TaskId,
+        addr: u64,
+        end: u64,
+    ) -> Result<Option<(&Attachment<K::Cap>, core::ops::Range<usize>)>, Error> {
+        let Some(att) = o.attachment(target) else { return Ok(None) };
+        let (from, to) = (addr.max(o.base), end.min(o.base + o.size));
+        if from >= to {
+            return Ok(None);
+        }
+        let range = o.frames_in(from - o.base, to - o.base)?;
+        if att.maps.range(range.clone()).next().is_none() && !att.pending.intersects(range.clone()) {
+            return Ok(None);
+        }
+        Ok(Some((att, range)))
     }
 }

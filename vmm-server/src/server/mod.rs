@@ -15,7 +15,6 @@
 //!    rewrite the header page.
 
 use crate::kernel::{Kernel, KernelError, ObjectKind, PageSize};
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use libshm::header::{Attached, Header, HEADER_BYTES};
 use libshm::layout::{
@@ -34,14 +33,14 @@ mod objects;
 mod paging;
 mod processes;
 mod runs;
-mod sparse;
 mod state;
 mod txn;
+mod vec_map;
 use budget::Charge;
 pub(crate) use budget::Usage;
 use runs::Runs;
-use sparse::Sparse;
 use state::*;
+use vec_map::{room, VecMap};
 
 pub(crate) use paging::frame_plan;
 use paging::*;
@@ -161,11 +160,11 @@ impl<K: Kernel> Server<K> {
             kernel,
             limits,
             state: State {
-                procs: BTreeMap::new(),
+                procs: VecMap::new(),
                 seen: PidSet::new(),
-                usage: BTreeMap::new(),
-                budgets: BTreeMap::new(),
-                objects: BTreeMap::new(),
+                usage: VecMap::new(),
+                budgets: VecMap::new(),
+                objects: VecMap::new(),
                 next_object: 1,
             },
         }

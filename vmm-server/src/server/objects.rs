@@ -31,23 +31,21 @@ impl<K: Kernel> Server<K> {
         self.kernel.write_frame(o.frames[0].cap, 0, &page);
     }
 
-    /// First fit of `reserve` bytes in the window, 2 MiB-aligned.
+    /// First fit of `reserve` bytes in the window, 2 MiB-aligned. No
+    /// start before the end of an object overlapping `[at, at + reserve)`
+    /// can fit, so each step passes one object (quadratic in the objects,
+    /// which are few, and it allocates nothing).
     pub(super) fn place(&self, reserve: u64) -> Result<u64, Error> {
-        let mut used: Vec<(u64, u64)> =
-            self.state.objects.values().map(|o| (o.base, o.base + o.reserve)).collect();
-        used.sort_unstable();
         let mut at = WINDOW_BASE;
-        for (start, end) in used {
-            if start - at >= reserve {
-                break;
+        while WINDOW_END - at >= reserve {
+            let overlap =
+                self.state.objects.values().find(|o| o.base < at + reserve && at < o.base + o.reserve);
+            match overlap {
+                Some(o) => at = o.base + o.reserve,
+                None => return Ok(at),
             }
-            at = end;
         }
-        if WINDOW_END - at >= reserve {
-            Ok(at)
-        } else {
-            Err(Error::WindowFull)
-        }
+        Err(Error::WindowFull)
     }
 
     pub(super) fn create(
@@ -91,7 +89,11 @@ impl<K: Kernel> Server<K> {
         ) {
             return self.rollback(txn, e);
         }
-        let frames = match self.alloc_frames(&mut txn, &frame_plan(0, size), who.pid()) {
+        let frames = match self.state.objects.reserve(1) {
+            Ok(()) => self.mapper().0.alloc_frames(&mut txn, frame_plan(0, size), who.pid()),
+            Err(e) => Err(e),
+        };
+        let frames = match frames {
             Ok(f) => f,
             Err(e) => return self.rollback(txn, e),
         };
@@ -112,7 +114,7 @@ impl<K: Kernel> Server<K> {
             attachments: Vec::new(),
         };
         let info = obj.info();
-        self.state.objects.insert(id, obj);
+        self.state.objects.insert_reserved(id, obj);
         self.write_header(id);
         Ok(info)
     }
@@ -144,22 +146,33 @@ impl<K: Kernel> Server<K> {
             (_, false) => o.frames.len(),
         };
         // The rest, if any, is one run of pending frames: one record.
-        let pending = if prot == Prot::None { Runs::new() } else { Runs::of(now..o.frames.len()) };
-        self.check_mappings(who.pid(), now + pending.runs() as usize)?;
+        let rest = if prot == Prot::None { 0..0 } else { now..o.frames.len() };
+        let runs = u64::from(!rest.is_empty());
+        self.check_mappings(who.pid(), now + runs as usize)?;
 
-        let frames: Vec<_> = o.frames.iter().cloned().enumerate().take(now).collect();
-        let base = o.base;
-        let refs: Vec<_> = frames.iter().map(|(i, f)| (*i, f)).collect();
         let mut txn = Txn::new();
-        let maps = match self.map_frames(&mut txn, who.pid(), base, &refs, prot, who.pid()) {
-            Ok(m) => m,
+        let mut maps = Vec::new();
+        let acquired = (|| -> Result<Attachment<K::Cap>, Error> {
+            let pending = Runs::of(rest)?;
+            let mut att = Attachment { task: who, rights: prot, maps: VecMap::new(), pending };
+            let (mut m, objects) = self.mapper();
+            let o = objects.get(&id).ok_or(Error::UnknownObject)?;
+            m.ledger.charge(&mut txn, who.pid(), Usage::held(runs))?;
+            let frames = o.frames.iter().enumerate().take(now);
+            m.map_frames(&mut txn, who.pid(), o.base, frames, prot, who.pid(), &mut maps)?;
+            att.maps.reserve(maps.len())?;
+            Ok(att)
+        })();
+        let mut att = match acquired.and_then(|att| {
+            room(&mut self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?.attachments, 1)
+                .map(|()| att)
+        }) {
+            Ok(att) => att,
             Err(e) => return self.rollback(txn, e),
         };
-        let State { objects, usage, .. } = &mut self.state;
-        let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
-        budget::commit_charge(usage, who.pid(), Usage::held(pending.runs()));
-        let maps = (0..).zip(maps).collect();
-        o.attachments.push(Attachment { task: who, rights: prot, maps, pending });
+        att.maps.extend_reserved(maps);
+        let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+        o.attachments.push(att);
         let reply = AttachInfo { base: o.base, size: o.size, root: o.root };
         self.write_header(id);
         Ok(reply)
@@ -176,12 +189,15 @@ impl<K: Kernel> Server<K> {
         };
         let att = o.attachments.remove(i);
         let range = (o.base, o.base + o.reserve);
+        let State { procs, usage, .. } = &mut self.state;
         for m in att.maps.into_values() {
             self.kernel.delete(m.copy);
-            budget::credit_mapping(&mut self.state.usage, task.pid(), &m);
+            budget::credit_mapping(usage, task.pid(), &m);
         }
-        budget::credit(&mut self.state.usage, task.pid(), Usage::held(att.pending.runs()));
-        release_tables(&mut self.kernel, &mut self.state, range, &BTreeSet::new(), task.pid());
+        budget::credit(usage, task.pid(), Usage::held(att.pending.runs()));
+        if let Some(p) = procs.get_mut(&task.pid()) {
+            release_tables(&mut self.kernel, p, usage, range, |_| false);
+        }
         self.write_header(id);
     }
 
@@ -204,6 +220,7 @@ impl<K: Kernel> Server<K> {
             return Err(Error::TooLarge);
         }
         let plan = frame_plan(o.size, new_size);
+        let pages = plan.clone().count();
         self.check_quota(who.pid(), new_size - o.size)?;
         // Each peer pays for the new pages it holds. One whose budget cannot
         // take them all (at most: a copy each, and every paging structure
@@ -212,61 +229,75 @@ impl<K: Kernel> Server<K> {
         // One that cannot even pay for one more run of pending frames gets
         // nothing: its touch of a new page faults, as it would for want of
         // budget to repair it.
-        let most = mapping_cost(&plan, o.base);
-        let new = o.frames.len()..o.frames.len() + plan.len();
-        let peers: Vec<(TaskId, Prot, Pays)> = o
-            .attachments
-            .iter()
-            .map(|a| {
-                let pid = a.task.pid();
-                let pays = if a.rights == Prot::None {
-                    Pays::Nothing
-                } else if budget::check(&self.state.usage, &self.state.budgets, pid, most).is_ok() {
-                    Pays::Mappings
-                } else {
-                    let runs = a.pending.runs_after_insert(new.clone()) - a.pending.runs();
-                    match budget::check(&self.state.usage, &self.state.budgets, pid, Usage::held(runs)) {
-                        Ok(()) => Pays::Pending,
-                        Err(_) => Pays::Nothing,
-                    }
-                };
-                (a.task, a.rights, pays)
-            })
-            .collect();
+        let most = mapping_cost(plan.clone(), o.base);
+        let new = o.frames.len()..o.frames.len() + pages;
+        let pays = |a: &Attachment<K::Cap>| {
+            let pid = a.task.pid();
+            if a.rights == Prot::None {
+                Pays::Nothing
+            } else if budget::check(&self.state.usage, &self.state.budgets, pid, most).is_ok() {
+                Pays::Mappings
+            } else {
+                let runs = a.pending.runs_after_insert(new.clone()) - a.pending.runs();
+                match budget::check(&self.state.usage, &self.state.budgets, pid, Usage::held(runs)) {
+                    Ok(()) => Pays::Pending,
+                    Err(_) => Pays::Nothing,
+                }
+            }
+        };
+        let mut peers = Vec::new();
+        room(&mut peers, o.attachments.len())?;
+        peers.extend(o.attachments.iter().map(pays));
 
-        let base = o.base;
-        let first = o.frames.len();
+        let (base, first) = (o.base, o.frames.len());
         let mut txn = Txn::new();
-        let frames = match self.alloc_frames(&mut txn, &plan, who.pid()) {
+        // Every peer's new mappings, one after another, in one vector.
+        let mut maps = Vec::new();
+        let acquired = (|| -> Result<Vec<Frame<K::Cap>>, Error> {
+            let paying = peers.iter().filter(|p| **p == Pays::Mappings).count();
+            room(&mut maps, paying * pages)?;
+            let (mut m, objects) = self.mapper();
+            let frames = m.alloc_frames(&mut txn, plan, who.pid())?;
+            let o = objects.get(&id).ok_or(Error::UnknownObject)?;
+            for (a, pays) in o.attachments.iter().zip(&peers) {
+                let pid = a.task.pid();
+                match pays {
+                    Pays::Mappings => {
+                        let refs = frames.iter().enumerate().map(|(i, f)| (first + i, f));
+                        m.map_frames(&mut txn, pid, base, refs, a.rights, pid, &mut maps)?;
+                    }
+                    Pays::Pending => {
+                        let runs = (a.pending.runs(), a.pending.runs_after_insert(new.clone()));
+                        budget::grown(m.ledger.usage, m.ledger.budgets, &mut txn, pid, runs)?;
+                    }
+                    Pays::Nothing => {}
+                }
+            }
+            // Room for the records the commit adds.
+            let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+            room(&mut o.frames, pages)?;
+            for (a, pays) in o.attachments.iter_mut().zip(&peers) {
+                match pays {
+                    Pays::Mappings => a.maps.reserve(pages)?,
+                    Pays::Pending => a.pending.reserve()?,
+                    Pays::Nothing => {}
+                }
+            }
+            Ok(frames)
+        })();
+        let frames = match acquired {
             Ok(f) => f,
             Err(e) => return self.rollback(txn, e),
         };
-        let refs: Vec<_> = frames.iter().enumerate().map(|(i, f)| (first + i, f)).collect();
-        let mut maps = Vec::new();
-        if maps.try_reserve_exact(peers.len()).is_err() {
-            return self.rollback(txn, Error::OutOfMemory);
-        }
-        for (task, rights, pays) in &peers {
-            // A PROT_NONE attachment gets nothing mapped, now or later.
-            if *pays != Pays::Mappings {
-                maps.push(Vec::new());
-                continue;
-            }
-            match self.map_frames(&mut txn, task.pid(), base, &refs, *rights, task.pid()) {
-                Ok(m) => maps.push(m),
-                Err(e) => return self.rollback(txn, e),
-            }
-        }
-        let State { objects, usage, .. } = &mut self.state;
-        let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
+        let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
         o.frames.extend(frames);
-        for ((a, m), (_, _, pays)) in o.attachments.iter_mut().zip(maps).zip(&peers) {
-            if *pays == Pays::Pending {
-                let before = a.pending.runs();
-                a.pending.insert(new.clone());
-                budget::recount(usage, a.task.pid(), before, a.pending.runs());
+        let mut maps = maps.into_iter();
+        for (a, pays) in o.attachments.iter_mut().zip(&peers) {
+            match pays {
+                Pays::Mappings => a.maps.extend_reserved(maps.by_ref().take(pages)),
+                Pays::Pending => a.pending.insert(new.clone()),
+                Pays::Nothing => {}
             }
-            a.maps.extend((first..).zip(m));
         }
         o.size = new_size;
         self.write_header(id);
@@ -294,19 +325,22 @@ impl<K: Kernel> Server<K> {
         o.attachments.iter_mut().for_each(|a| {
             let holder = a.task.pid();
             a.maps.take_range(cut..usize::MAX).for_each(|m| budget::credit_mapping(usage, holder, &m));
+            // Taking a tail out never splits a run (so never allocates).
             let before = a.pending.runs();
             a.pending.remove(cut..usize::MAX);
-            budget::recount(usage, a.task.pid(), before, a.pending.runs());
+            budget::shrunk(usage, holder, (before, a.pending.runs()));
         });
         o.size = new_size;
         if o.root >= new_size {
             o.root = 0;
         }
         let range = (o.base, o.base + o.reserve);
-        let slots: Vec<(Pid, BTreeSet<u64>)> =
-            o.attachments.iter().map(|a| (a.task.pid(), small_slots(o, Some(a)))).collect();
-        for (pid, still) in slots {
-            release_tables(&mut self.kernel, &mut self.state, range, &still, pid);
+        let State { objects, procs, usage, .. } = &mut self.state;
+        let o = objects.get(&id).ok_or(Error::UnknownObject)?;
+        for a in &o.attachments {
+            if let Some(p) = procs.get_mut(&a.task.pid()) {
+                release_tables(&mut self.kernel, p, usage, range, |slot| small_mapped_in(o, a, slot));
+            }
         }
         self.write_header(id);
         Ok(new_size)

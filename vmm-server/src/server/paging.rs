@@ -15,14 +15,14 @@ pub(super) fn frame_prot(index: usize, prot: Prot) -> Prot {
 /// The most that mapping the frames of `plan` (at an object's `base`) can
 /// charge the process that holds them: a copy each, and every paging
 /// structure above them, as if none existed yet.
-pub(super) fn mapping_cost(plan: &[(u64, PageSize)], base: u64) -> Usage {
+pub(super) fn mapping_cost(plan: FramePlan, base: u64) -> Usage {
     // The plan goes up in address, so each level's bases do too: count
     // where they change (no allocation on the grow path).
     let mut count = 0u64;
     let mut bytes = 0u64;
     for level in TableLevel::ALL {
         let mut last = None;
-        for &(offset, _) in plan.iter().filter(|(_, size)| level <= size.table()) {
+        for (offset, _) in plan.clone().filter(|(_, size)| level <= size.table()) {
             let at = level.base_of(base + offset);
             if last != Some(at) {
                 last = Some(at);
@@ -31,37 +31,52 @@ pub(super) fn mapping_cost(plan: &[(u64, PageSize)], base: u64) -> Usage {
             }
         }
     }
-    let n = plan.len() as u64;
+    let n = plan.count() as u64;
     Usage { tables: bytes, slots: n + count, mappings: n, ..Usage::NONE }
 }
 
-/// The frames that cover `[from, to)` of an object: a 2 MiB frame for every
-/// 2 MiB-aligned 2 MiB chunk entirely inside the range (except the first
-/// chunk, which holds the 4 KiB header page), 4 KiB frames elsewhere.
-pub(crate) fn frame_plan(from: u64, to: u64) -> Vec<(u64, PageSize)> {
-    let mut plan = Vec::new();
-    let mut at = from;
-    while at < to {
-        let size = if at != 0 && at.is_multiple_of(LARGE_PAGE_SIZE) && to - at >= LARGE_PAGE_SIZE {
+/// The frames that cover `[from, to)` of an object, in offset order: a
+/// 2 MiB frame for every 2 MiB-aligned 2 MiB chunk entirely inside the
+/// range (except the first chunk, which holds the 4 KiB header page),
+/// 4 KiB frames elsewhere. An iterator: planning allocates nothing.
+#[derive(Clone, Debug)]
+pub(crate) struct FramePlan {
+    at: u64,
+    to: u64,
+}
+
+/// The plan for `[from, to)`.
+pub(crate) fn frame_plan(from: u64, to: u64) -> FramePlan {
+    FramePlan { at: from, to }
+}
+
+impl Iterator for FramePlan {
+    type Item = (u64, PageSize);
+
+    fn next(&mut self) -> Option<(u64, PageSize)> {
+        let at = self.at;
+        if at >= self.to {
+            return None;
+        }
+        let size = if at != 0 && at.is_multiple_of(LARGE_PAGE_SIZE) && self.to - at >= LARGE_PAGE_SIZE {
             PageSize::Large
         } else {
             PageSize::Small
         };
-        plan.push((at, size));
-        at += size.bytes();
+        self.at += size.bytes();
+        Some((at, size))
     }
-    plan
 }
 
 /// The budgets and what has been charged against them, for the acquire
 /// phase's charges.
 pub(super) struct Ledger<'a> {
-    pub(super) usage: &'a mut BTreeMap<Pid, Usage>,
-    pub(super) budgets: &'a BTreeMap<Pid, Budget>,
+    pub(super) usage: &'a mut VecMap<Pid, Usage>,
+    pub(super) budgets: &'a VecMap<Pid, Budget>,
 }
 
 impl Ledger<'_> {
-    fn charge<C>(&mut self, txn: &mut Txn<C>, pid: Pid, cost: Usage) -> Result<(), Error> {
+    pub(super) fn charge<C>(&mut self, txn: &mut Txn<C>, pid: Pid, cost: Usage) -> Result<(), Error> {
         budget::charge(self.usage, self.budgets, txn, pid, cost)
     }
 }
@@ -82,6 +97,9 @@ pub(super) fn ensure_tables<K: Kernel>(
             continue;
         }
         ledger.charge(txn, payer, Usage::table(level))?;
+        // Room in both records before the structure exists.
+        proc.tables.reserve(1)?;
+        room(&mut txn.tables, 1)?;
         let cap = kernel.alloc(ObjectKind::Table(level)).map_err(kernel_error)?;
         let entry = match kernel.map_table(cap, level, proc.vspace, base) {
             Ok(()) => Some(cap),
@@ -97,7 +115,7 @@ pub(super) fn ensure_tables<K: Kernel>(
                 return Err(kernel_error(e));
             }
         };
-        proc.tables.insert((level, base), Table { cap: entry, payer });
+        proc.tables.insert_reserved((level, base), Table { cap: entry, payer });
         txn.tables.push((proc.task.pid(), level, base, entry));
     }
     Ok(())
@@ -119,102 +137,105 @@ pub(super) fn map_into<K: Kernel>(
 ) -> Result<Mapping<K::Cap>, Error> {
     let vaddr = base + frame.offset;
     ensure_tables(kernel, proc, ledger, txn, (vaddr, frame.size), payer)?;
-    let copy = kernel.copy(frame.cap).map_err(kernel_error)?;
-    txn.copies.push(copy);
+    let copy = txn.copy(kernel, frame.cap)?;
     kernel.map_frame(copy, proc.vspace, vaddr, prot).map_err(kernel_error)?;
     Ok(Mapping { prot, copy, payer })
 }
 
-/// Frees `pid`'s level-3 structures in `obj`'s range that no longer hold a
-/// mapping, so that a later 2 MiB frame can take their slot, and gives
-/// their payers back what they cost.
+/// Frees `proc`'s level-3 structures in an object's range `[base, end)`
+/// for which `still_mapped` (given the structure's 2 MiB base) says no, so
+/// that a later 2 MiB frame can take their slot, and gives their payers
+/// back what they cost. Allocates nothing: it runs where nothing may fail.
 pub(super) fn release_tables<K: Kernel>(
     kernel: &mut K,
-    state: &mut State<K::Cap>,
-    obj_range: (u64, u64),
-    still_mapped: &BTreeSet<u64>,
-    pid: Pid,
+    proc: &mut Process<K::Cap>,
+    usage: &mut VecMap<Pid, Usage>,
+    (base, end): (u64, u64),
+    still_mapped: impl Fn(u64) -> bool,
 ) {
-    let State { procs, usage, .. } = state;
-    let Some(proc) = procs.get_mut(&pid) else {
-        return;
-    };
-    let (base, end) = obj_range;
-    let empty: Vec<_> = proc
-        .tables
-        .range((TableLevel::L3, base)..(TableLevel::L3, end))
-        .filter(|((_, va), t)| t.cap.is_some() && !still_mapped.contains(va))
-        .map(|(k, _)| *k)
-        .collect();
-    for key in empty {
-        if let Some(Table { cap: Some(cap), payer }) = proc.tables.remove(&key) {
+    proc.tables.retain(|&(level, va), t| match t.cap {
+        Some(cap) if level == TableLevel::L3 && (base..end).contains(&va) && !still_mapped(va) => {
             kernel.free(cap);
-            budget::credit(usage, payer, Usage::table(key.0));
+            budget::credit(usage, t.payer, Usage::table(level));
+            false
         }
-    }
+        _ => true,
+    });
 }
 
-/// The level-3 slots (2 MiB bases) where `att` has a 4 KiB page mapped.
-pub(super) fn small_slots<C: Copy>(obj: &Object<C>, att: Option<&Attachment<C>>) -> BTreeSet<u64> {
-    att.into_iter()
-        .flat_map(|a| a.maps.keys().map(|i| &obj.frames[i]))
-        .filter(|f| f.size == PageSize::Small)
-        .map(|f| TableLevel::L3.base_of(obj.base + f.offset))
-        .collect()
+/// Whether `att` has a 4 KiB page of `obj` mapped under the level-3
+/// structure at `slot` (a 2 MiB base in the object's range).
+pub(super) fn small_mapped_in<C: Copy>(obj: &Object<C>, att: &Attachment<C>, slot: u64) -> bool {
+    let from = slot.saturating_sub(obj.base);
+    let to = from + LARGE_PAGE_SIZE;
+    let first = obj.frames.partition_point(|f| f.offset + f.size.bytes() <= from);
+    let end = obj.frames.partition_point(|f| f.offset < to);
+    att.maps.range(first..end).any(|(i, _)| obj.frames[i].size == PageSize::Small)
+}
+
+/// What mapping frames into processes touches: the kernel, the processes'
+/// paging records and the ledger; not the objects, which the frames are
+/// read from while it works.
+pub(super) struct Mapper<'a, K: Kernel> {
+    pub(super) kernel: &'a mut K,
+    pub(super) procs: &'a mut VecMap<Pid, Process<K::Cap>>,
+    pub(super) ledger: Ledger<'a>,
 }
 
 impl<K: Kernel> Server<K> {
+    /// A [`Mapper`], and the objects to read frames from beside it.
+    pub(super) fn mapper(&mut self) -> (Mapper<'_, K>, &VecMap<ObjectId, Object<K::Cap>>) {
+        let State { procs, usage, budgets, objects, .. } = &mut self.state;
+        (Mapper { kernel: &mut self.kernel, procs, ledger: Ledger { usage, budgets } }, objects)
+    }
+}
+
+impl<K: Kernel> Mapper<'_, K> {
     /// Allocates frames for `plan`, recording them in `txn`.
     pub(super) fn alloc_frames(
         &mut self,
         txn: &mut Txn<K::Cap>,
-        plan: &[(u64, PageSize)],
+        plan: FramePlan,
         payer: Pid,
     ) -> Result<Vec<Frame<K::Cap>>, Error> {
-        plan.iter()
-            .map(|&(offset, size)| {
-                budget::charge(&mut self.state.usage, &self.state.budgets, txn, payer, Usage::frame(size))?;
-                let cap = self.kernel.alloc(ObjectKind::Frame(size)).map_err(kernel_error)?;
-                txn.frames.push(cap);
-                Ok(Frame { offset, size, cap, payer })
-            })
-            .collect()
+        let mut frames = Vec::new();
+        room(&mut frames, plan.clone().count())?;
+        for (offset, size) in plan {
+            self.ledger.charge(txn, payer, Usage::frame(size))?;
+            let cap = txn.alloc_frame(self.kernel, size)?;
+            frames.push(Frame { offset, size, cap, payer });
+        }
+        Ok(frames)
     }
 
     /// Maps `frames` (with their indices in the object) into `pid`, which
-    /// holds them; `payer` is charged for the copies and paging structures
-    /// (the holder itself, or the caller of an `mmap_peer`).
-    #[allow(clippy::too_many_arguments)] // what, where, with which rights, who pays
-    pub(super) fn map_frames(
+    /// holds them, appending the mappings to `out`; `payer` is charged for
+    /// the copies and paging structures (the holder itself, or the caller
+    /// of an `mmap_peer`).
+    #[allow(clippy::too_many_arguments)] // what, where, with which rights, who pays, the results
+    pub(super) fn map_frames<'f>(
         &mut self,
         txn: &mut Txn<K::Cap>,
         pid: Pid,
         base: u64,
-        frames: &[(usize, &Frame<K::Cap>)],
+        frames: impl Iterator<Item = (usize, &'f Frame<K::Cap>)> + Clone,
         prot: Prot,
         payer: Pid,
-    ) -> Result<Vec<Mapping<K::Cap>>, Error> {
-        let State { procs, usage, budgets, .. } = &mut self.state;
-        let proc = procs.get_mut(&pid).ok_or(Error::UnknownProcess)?;
-        let mut ledger = Ledger { usage, budgets };
+        out: &mut Vec<(usize, Mapping<K::Cap>)>,
+    ) -> Result<(), Error>
+    where
+        K::Cap: 'f,
+    {
+        let proc = self.procs.get_mut(&pid).ok_or(Error::UnknownProcess)?;
         // The copies and holding them, charged for the batch in one step.
-        let n = frames.len() as u64;
-        ledger.charge(txn, pid, Usage { mappings: n, ..Usage::NONE })?;
-        ledger.charge(txn, payer, Usage { slots: n, ..Usage::NONE })?;
-        let mut maps = Vec::new();
-        maps.try_reserve_exact(frames.len()).map_err(|_| Error::OutOfMemory)?;
-        for &(i, f) in frames {
-            maps.push(map_into(
-                &mut self.kernel,
-                proc,
-                &mut ledger,
-                txn,
-                f,
-                base,
-                frame_prot(i, prot),
-                payer,
-            )?);
+        let n = frames.clone().count();
+        self.ledger.charge(txn, pid, Usage::held(n as u64))?;
+        self.ledger.charge(txn, payer, Usage { slots: n as u64, ..Usage::NONE })?;
+        room(out, n)?;
+        for (i, f) in frames {
+            let m = map_into(self.kernel, proc, &mut self.ledger, txn, f, base, frame_prot(i, prot), payer)?;
+            out.push((i, m));
         }
-        Ok(maps)
+        Ok(())
     }
 }

@@ -29,9 +29,13 @@ impl<K: Kernel> Server<K> {
         if !others.checked_add(&mine).is_some_and(|t| self.limits.capacity.holds(&t)) {
             return Err(Error::BudgetUnavailable);
         }
+        // Room for its records before its VSpace cap is taken.
+        self.state.procs.reserve(1)?;
+        self.state.budgets.reserve(1)?;
         let vspace = cap.take().ok_or(Error::WrongCaps)?;
-        self.state.procs.insert(task.pid(), Process { task, alias, vspace, tables: BTreeMap::new() });
-        self.state.budgets.insert(task.pid(), budget);
+        let process = Process { task, alias, vspace, tables: VecMap::new() };
+        self.state.procs.insert_reserved(task.pid(), process);
+        self.state.budgets.insert_reserved(task.pid(), budget);
         self.state.seen.insert(task.pid());
         Ok(())
     }
@@ -44,9 +48,12 @@ impl<K: Kernel> Server<K> {
         if let Some(p) = self.state.procs.get_mut(&who.pid()) {
             p.alias = Some(name);
         }
-        let attached: Vec<_> =
-            self.state.objects.values().filter(|o| o.attachment(who).is_some()).map(|o| o.id).collect();
-        attached.into_iter().for_each(|id| self.write_header(id));
+        for i in 0..self.state.objects.len() {
+            match self.state.objects.at(i) {
+                Some((id, o)) if o.attachment(who).is_some() => self.write_header(id),
+                _ => {}
+            }
+        }
         Ok(())
     }
 
@@ -63,13 +70,17 @@ impl<K: Kernel> Server<K> {
         let Some(task) = self.state.procs.get(&pid).map(|p| p.task) else {
             return;
         };
-        let ids: Vec<ObjectId> = self.state.objects.keys().copied().collect();
-        ids.into_iter().for_each(|id| self.drop_attachment(id, task));
+        // By position: dropping an attachment keeps the objects (and
+        // nothing here may allocate: a death must always be handled).
+        for i in 0..self.state.objects.len() {
+            if let Some((id, _)) = self.state.objects.at(i) {
+                self.drop_attachment(id, task);
+            }
+        }
         if let Some(p) = self.state.procs.remove(&pid) {
-            // Deepest level first, so no structure is freed under another.
-            let mut tables: Vec<_> = p.tables.into_iter().collect();
-            tables.sort_by_key(|((level, _), _)| core::cmp::Reverse(*level));
-            for ((level, _), t) in tables {
+            // Deepest level first (they are in level order), so no
+            // structure is freed under another.
+            for ((level, _), t) in p.tables.into_entries().rev() {
                 if let Some(c) = t.cap {
                     self.kernel.free(c);
                     budget::credit(&mut self.state.usage, t.payer, Usage::table(level));

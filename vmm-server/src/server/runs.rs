@@ -1,25 +1,36 @@
 //! Sets of frame indices kept as runs: a lazy attachment's pending frames
 //! cost one record per run, so attaching to a large object costs what is
-//! mapped, not what the object could hold.
+//! mapped, not what the object could hold. Kept as a sorted vector, so the
+//! room a change needs (one more run at most) is asked for before the change.
 
-use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use core::ops::Range;
 
-/// Disjoint, non-adjacent, non-empty runs `start -> end` (half-open).
+use super::vec_map::room;
+use libshm::protocol::Error;
+
+/// Disjoint, non-adjacent, non-empty runs `(start, end)` (half-open), in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Runs(BTreeMap<usize, usize>);
+pub(crate) struct Runs(Vec<(usize, usize)>);
 
 impl Runs {
     /// No frame.
-    pub(crate) fn new() -> Self {
-        Runs(BTreeMap::new())
+    pub(crate) const fn new() -> Self {
+        Runs(Vec::new())
     }
 
-    /// The frames of `r` (none if it is empty).
-    pub(crate) fn of(r: Range<usize>) -> Self {
+    /// The frames of `r` (none if it is empty), or `OutOfMemory`.
+    pub(crate) fn of(r: Range<usize>) -> Result<Self, Error> {
         let mut runs = Runs::new();
+        runs.reserve()?;
         runs.insert(r);
-        runs
+        Ok(runs)
+    }
+
+    /// Room for the one more run an [`Runs::insert`] or [`Runs::remove`]
+    /// may make, so that neither allocates.
+    pub(crate) fn reserve(&mut self) -> Result<(), Error> {
+        room(&mut self.0, 1)
     }
 
     /// How many runs: the records this set costs.
@@ -30,70 +41,84 @@ impl Runs {
     /// The runs, in order (for the invariant checker).
     #[cfg(any(test, feature = "test-kit"))]
     pub(crate) fn iter(&self) -> impl Iterator<Item = Range<usize>> + '_ {
-        self.0.iter().map(|(&s, &e)| s..e)
+        self.0.iter().map(|&(s, e)| s..e)
     }
 
     pub(crate) fn contains(&self, i: usize) -> bool {
-        self.0.range(..=i).next_back().is_some_and(|(_, &end)| i < end)
+        let p = self.0.partition_point(|&(s, _)| s <= i);
+        p > 0 && i < self.0[p - 1].1
     }
 
     /// Whether any frame of `r` is in the set.
     pub(crate) fn intersects(&self, r: Range<usize>) -> bool {
-        r.start < r.end && self.0.range(..r.end).next_back().is_some_and(|(_, &end)| end > r.start)
+        let p = self.0.partition_point(|&(s, _)| s < r.end);
+        r.start < r.end && p > 0 && self.0[p - 1].1 > r.start
     }
 
-    /// Adds `r`, merging the runs it touches.
+    /// The runs `[a, b)` that overlap or touch `r`.
+    fn touching(&self, r: &Range<usize>) -> (usize, usize) {
+        (self.0.partition_point(|&(_, e)| e < r.start), self.0.partition_point(|&(s, _)| s <= r.end))
+    }
+
+    /// The runs `[a, b)` that overlap `r`, and the pieces of them left
+    /// on either side of it.
+    fn cut(&self, r: &Range<usize>) -> (usize, usize, [Option<(usize, usize)>; 2]) {
+        let a = self.0.partition_point(|&(_, e)| e <= r.start);
+        let b = self.0.partition_point(|&(s, _)| s < r.end).max(a);
+        if a == b {
+            return (a, b, [None, None]);
+        }
+        let left = (self.0[a].0 < r.start).then_some((self.0[a].0, r.start));
+        let right = (self.0[b - 1].1 > r.end).then_some((r.end, self.0[b - 1].1));
+        (a, b, [left, right])
+    }
+
+    /// Adds `r`, merging the runs it touches (in room made by
+    /// [`Runs::reserve`] if it adds a run).
     pub(crate) fn insert(&mut self, r: Range<usize>) {
         if r.start >= r.end {
             return;
         }
-        let (mut start, mut end) = (r.start, r.end);
-        // Every run that overlaps or touches `r` starts at or before its end.
-        while let Some((&s, &e)) = self.0.range(..=end).next_back() {
-            if e < start {
-                break;
-            }
-            self.0.remove(&s);
-            start = start.min(s);
-            end = end.max(e);
+        let (a, b) = self.touching(&r);
+        if a == b {
+            debug_assert!(self.0.len() < self.0.capacity(), "no room reserved");
+            self.0.insert(a, (r.start, r.end));
+        } else {
+            self.0[a] = (self.0[a].0.min(r.start), self.0[b - 1].1.max(r.end));
+            self.0.drain(a + 1..b);
         }
-        self.0.insert(start, end);
     }
 
-    /// Takes `r` out, keeping what the runs it cuts have on either side.
+    /// Takes `r` out, keeping what the runs it cuts have on either side
+    /// (in room made by [`Runs::reserve`] if it splits a run).
     pub(crate) fn remove(&mut self, r: Range<usize>) {
         if r.start >= r.end {
             return;
         }
-        while let Some((&s, &e)) = self.0.range(..r.end).next_back() {
-            if e <= r.start {
-                break;
+        let (a, b, pieces) = self.cut(&r);
+        let mut at = a;
+        for piece in pieces.into_iter().flatten() {
+            if at < b {
+                self.0[at] = piece;
+            } else {
+                debug_assert!(self.0.len() < self.0.capacity(), "no room reserved");
+                self.0.insert(at, piece);
             }
-            self.0.remove(&s);
-            if e > r.end {
-                self.0.insert(r.end, e);
-            }
-            if s < r.start {
-                // Ends at r.start: the next look finds it and stops.
-                self.0.insert(s, r.start);
-            }
+            at += 1;
+        }
+        if at < b {
+            self.0.drain(at..b);
         }
     }
 
     /// How many runs there would be after [`Runs::remove`] of `r`, without
     /// changing anything (its charge is made first).
     pub(crate) fn runs_after_remove(&self, r: Range<usize>) -> u64 {
-        let mut n = self.runs();
         if r.start >= r.end {
-            return n;
+            return self.runs();
         }
-        for (&s, &e) in self.0.range(..r.end).rev() {
-            if e <= r.start {
-                break;
-            }
-            n = n - 1 + u64::from(s < r.start) + u64::from(e > r.end);
-        }
-        n
+        let (a, b, pieces) = self.cut(&r);
+        self.runs() - (b - a) as u64 + pieces.iter().flatten().count() as u64
     }
 
     /// How many runs there would be after [`Runs::insert`] of `r`.
@@ -101,8 +126,8 @@ impl Runs {
         if r.start >= r.end {
             return self.runs();
         }
-        let touched = self.0.range(..=r.end).rev().take_while(|(_, &e)| e >= r.start).count() as u64;
-        self.runs() + 1 - touched
+        let (a, b) = self.touching(&r);
+        self.runs() + 1 - (b - a) as u64
     }
 }
 
@@ -130,6 +155,7 @@ mod tests {
             let mut set = alloc::collections::BTreeSet::new();
             for (add, start, len) in ops {
                 let r = start..start + len;
+                runs.reserve().unwrap();
                 if add {
                     let predicted = runs.runs_after_insert(r.clone());
                     runs.insert(r.clone());

@@ -20,7 +20,7 @@ pub(crate) struct Process<C> {
     pub task: TaskId,
     pub alias: Option<Name>,
     pub vspace: C,
-    pub tables: BTreeMap<(TableLevel, u64), Table<C>>,
+    pub tables: VecMap<(TableLevel, u64), Table<C>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub(crate) struct Attachment<C> {
     pub task: TaskId,
     pub rights: Prot,
     /// The frames it has mapped, by index in the object's frames.
-    pub maps: Sparse<Mapping<C>>,
+    pub maps: VecMap<usize, Mapping<C>>,
     /// Frames it is entitled to but that are not mapped yet (a lazy attach):
     /// mapped on first touch. `munmap_peer` and shrink take frames out, so a
     /// page removed on purpose is never repaired.
@@ -56,7 +56,7 @@ pub(crate) struct Attachment<C> {
 impl<C> Attachment<C> {
     /// A new attachment with nothing mapped or pending.
     pub fn new(task: TaskId, rights: Prot) -> Self {
-        Attachment { task, rights, maps: Sparse::default(), pending: Runs::new() }
+        Attachment { task, rights, maps: VecMap::new(), pending: Runs::new() }
     }
 }
 
@@ -155,14 +155,14 @@ impl core::fmt::Debug for PidSet {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct State<C> {
-    pub procs: BTreeMap<Pid, Process<C>>,
+    pub procs: VecMap<Pid, Process<C>>,
     /// Every pid ever registered: a badge or task id naming one that is no
     /// longer (or differently) registered is an earlier incarnation.
     pub seen: PidSet,
     /// What each pid has been charged for and holds (no entry: nothing).
-    pub usage: BTreeMap<Pid, Usage>,
+    pub usage: VecMap<Pid, Usage>,
     /// The budget of each registered pid.
-    pub budgets: BTreeMap<Pid, Budget>,
-    pub objects: BTreeMap<ObjectId, Object<C>>,
+    pub budgets: VecMap<Pid, Budget>,
+    pub objects: VecMap<ObjectId, Object<C>>,
     pub next_object: u32,
 }

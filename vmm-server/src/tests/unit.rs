@@ -704,7 +704,7 @@ fn hostile_messages() {
 #[test]
 fn large_page_policy() {
     use crate::server::frame_plan;
-    let sizes = |from, to| frame_plan(from, to).iter().map(|f| f.1).collect::<Vec<_>>();
+    let sizes = |from, to| frame_plan(from, to).map(|f| f.1).collect::<Vec<_>>();
     assert_eq!(sizes(0, 2 * PAGE), vec![PageSize::Small; 2]);
     // The first chunk holds the header: always small pages.
     assert_eq!(sizes(0, 2 * MIB).len(), 512);
