@@ -7,6 +7,9 @@
 
 use super::*;
 
+/// An attachment with something in a range, and its frames there.
+type Unmapping<'a, C> = Option<(&'a Attachment<C>, core::ops::Range<usize>)>;
+
 impl<K: Kernel> Server<K> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn mmap_peer(
@@ -152,13 +155,20 @@ impl<K: Kernel> Server<K> {
         if more_runs > fewer {
             self.check_mappings(target.pid(), (more_runs - fewer) as usize)?;
         }
-        // Room for a split run in each, before anything changes.
+        // Room for a split run in each, and its charge, before anything
+        // changes.
+        let mut txn = Txn::new();
         for i in 0..self.state.objects.len() {
-            let Some((id, o)) = self.state.objects.at(i) else { break };
-            if Self::unmapping(o, target, addr, end)?.is_some() {
-                let o = self.state.objects.get_mut(&id).ok_or(Error::UnknownObject)?;
-                let a = o.position(target).ok_or(Error::NotAttached)?;
-                o.attachments[a].pending.reserve()?;
+            let State { objects, usage, budgets, .. } = &mut self.state;
+            let Some((id, o)) = objects.at(i) else { break };
+            let Ok(Some((att, range))) = Self::unmapping(o, target, addr, end) else { continue };
+            let runs = (att.pending.runs(), att.pending.runs_after_remove(range));
+            let a = o.position(target).ok_or(Error::NotAttached)?;
+            let reserved = objects.get_mut(&id).ok_or(Error::UnknownObject)?.attachments[a].pending.reserve();
+            if let Err(e) =
+                reserved.and_then(|()| budget::grown(usage, budgets, &mut txn, target.pid(), runs))
+            {
+                return self.rollback(txn, e);
             }
         }
         let State { objects, procs, usage, .. } = &mut self.state;
@@ -193,7 +203,7 @@ impl<K: Kernel> Server<K> {
         target: TaskId,
         addr: u64,
         end: u64,
-    ) -> Result<Option<(&Attachment<K::Cap>, core::ops::Range<usize>)>, Error> {
+    ) -> Result<Unmapping<'_, K::Cap>, Error> {
         let Some(att) = o.attachment(target) else { return Ok(None) };
         let (from, to) = (addr.max(o.base), end.min(o.base + o.size));
         if from >= to {

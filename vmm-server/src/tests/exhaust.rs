@@ -248,13 +248,13 @@ fn lazy_attachments_cost_what_they_map() {
         w.spawn(p, None);
     }
     let per_peer = |w: &mut World, o: &ObjectInfo| {
-        let heap = allocation_counter::measure(|| {
+        let heap = heap::measure(|| {
             for &p in &peers {
                 w.req(p, Request::AttachLazy { object: o.id, prot: Prot::ReadWrite }).unwrap();
                 assert_eq!(w.s.usage(p).2 % 2, 0, "a lazy attach holds the header and one run");
             }
         });
-        heap.bytes_current / i64::from(PEERS)
+        heap / i64::from(PEERS)
     };
     let on_small = per_peer(&mut w, &small);
     let on_big = per_peer(&mut w, &big);

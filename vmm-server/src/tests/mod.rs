@@ -2,6 +2,9 @@
 
 mod exhaust;
 mod fuzz;
+#[allow(unsafe_code)] // a `GlobalAlloc`, passing every call on to the system's
+pub(crate) mod heap;
+mod out_of_heap;
 mod prop;
 mod unit;
 
@@ -23,6 +26,10 @@ pub(crate) struct World {
     pub gens: BTreeMap<Pid, TaskId>,
     /// The budget [`World::spawn`] registers processes with.
     pub budget: Budget,
+    /// Which of the server's heap allocations in the next request fails
+    /// (see [`heap::failing`]), and how many that request made.
+    pub heap_fail: Option<u64>,
+    pub heap_used: u64,
 }
 
 const EVERY_STEP: u32 = 64;
@@ -47,6 +54,8 @@ impl World {
             tasks: BTreeMap::new(),
             gens: BTreeMap::new(),
             budget: Budget::DEFAULT,
+            heap_fail: None,
+            heap_used: 0,
         }
     }
 
@@ -81,7 +90,8 @@ impl World {
 
     pub fn req_badge(&mut self, badge: u64, req: Request) -> Result<Reply, Error> {
         let before = (self.s.state.clone(), self.s.kernel().snapshot());
-        let r = self.raw(badge, req, None);
+        let (r, used) = heap::failing(self.heap_fail.take(), || self.raw(badge, req, None));
+        self.heap_used = used;
         if r.is_err() {
             let after = (self.s.state.clone(), self.s.kernel().snapshot());
             assert!(before == after, "failed {req:?} ({r:?}) changed state");
