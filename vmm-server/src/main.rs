@@ -41,7 +41,7 @@ mod target {
     const _: () = assert!(MSG_MAX_LENGTH <= MSG_MAX_WORDS);
 
     pub fn main(info: &ProcessInfo) -> i32 {
-        let mut free = Slots::new(info.free_slots_start..info.free_slots_end);
+        let mut free = Slots::before_heap(info.free_slots_start..info.free_slots_end);
         let untypeds = info.untyped_start..info.untyped_end;
         let pool_bytes =
             untypeds.end.saturating_sub(untypeds.start).saturating_mul(1 << info.untyped_size_bits.min(47));

@@ -135,9 +135,11 @@ pub struct Sel4Kernel {
 
 impl Sel4Kernel {
     /// Takes over the untyped caps `info` names and the free `slots` (what
-    /// the heap left), and makes the paging structures of its own scratch
+    /// the heap left, whose books it starts), and makes the paging structures of its own scratch
     /// addresses.
-    pub fn new(info: &ProcessInfo, slots: Slots) -> Result<Self, KernelError> {
+    pub fn new(info: &ProcessInfo, mut slots: Slots) -> Result<Self, KernelError> {
+        // The heap is up: from here on, giving a slot back never allocates.
+        slots.keep_books()?;
         let bits = u32::try_from(info.untyped_size_bits).unwrap_or(u32::MAX);
         let mut k = Sel4Kernel {
             pool: Pool::new(slots, info.untyped_start..info.untyped_end, bits),
@@ -194,7 +196,7 @@ impl Sel4Kernel {
     /// Gives back the slots of every copy of `original` (the kernel has just
     /// deleted them all).
     fn release_copies(&mut self, original: Slot) {
-        for c in self.copies.take_all(original) {
+        while let Some(c) = self.copies.take_one(original) {
             self.pool.slots_mut().give(c);
         }
     }
@@ -241,7 +243,11 @@ impl Kernel for Sel4Kernel {
         let dest = self.pool.slots_mut().take()?;
         match cnode().slot(dest).copy(cnode().slot(frame), CapRights::READ_WRITE) {
             Ok(()) => {
-                self.copies.add(frame, dest);
+                if let Err(e) = self.copies.add(frame, dest) {
+                    report(cnode().slot(dest).delete(), "delete", dest);
+                    self.pool.slots_mut().give(dest);
+                    return Err(e);
+                }
                 Ok(dest)
             }
             Err(e) => {

@@ -24,15 +24,17 @@
 //!
 //! ```
 //! use vmm_server::untyped::Slots;
-//! let mut s = Slots::new(16..18);
+//! let mut s = Slots::new(16..18).unwrap();
 //! let a = s.take().unwrap();
 //! s.give(a);
 //! assert_eq!(s.take(), Ok(a));
 //! ```
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
+use core::hash::{BuildHasherDefault, Hasher};
 use core::ops::Range;
+
+use hashbrown::HashMap;
 
 use crate::kernel::{KernelError, ObjectKind, PageSize};
 
@@ -48,9 +50,14 @@ pub use libshm::layout::memory_manager_heap_bytes as heap_bytes;
 
 /// Free slots: a bump pointer over a range plus the slots given back.
 ///
+/// Giving a slot back never allocates (it runs where nothing may fail):
+/// every slot handed out has room kept for it in the free list, made when
+/// it was handed out. A bit per slot says which are out, so a slot given
+/// back twice is still handed out once.
+///
 /// ```
 /// use vmm_server::{untyped::Slots, KernelError};
-/// let mut s = Slots::new(5..6);
+/// let mut s = Slots::new(5..6).unwrap();
 /// assert_eq!(s.take(), Ok(5));
 /// assert_eq!(s.take(), Err(KernelError::OutOfMemory));
 /// ```
@@ -59,43 +66,106 @@ pub struct Slots {
     start: Slot,
     next: Slot,
     end: Slot,
-    /// A set, so a slot given back twice is still handed out once.
-    free: BTreeSet<Slot>,
+    /// Slots given back, taken again last in first out.
+    free: Vec<Slot>,
+    /// A bit per slot of the range: handed out. Empty before the heap.
+    out: Vec<u64>,
     /// Most slots ever taken at once.
     peak: u64,
 }
 
 impl Slots {
-    /// The slots of `range`, all free. Taking from the range never
-    /// allocates heap memory, so this works before there is a heap.
+    /// The slots of `range`, all free, with their books (a bit per slot,
+    /// on the heap).
     ///
     /// ```
-    /// assert_eq!(vmm_server::untyped::Slots::new(10..20).available(), 10);
+    /// assert_eq!(vmm_server::untyped::Slots::new(10..20).unwrap().available(), 10);
     /// ```
-    pub fn new(range: Range<Slot>) -> Self {
-        Slots {
-            start: range.start,
-            next: range.start,
-            end: range.end.max(range.start),
-            free: BTreeSet::new(),
-            peak: 0,
-        }
+    pub fn new(range: Range<Slot>) -> Result<Self, KernelError> {
+        let mut s = Self::before_heap(range);
+        s.keep_books()?;
+        Ok(s)
     }
 
-    /// A free slot; [`KernelError::OutOfMemory`] when none is left.
+    /// The slots of `range` for use before there is a heap: taking never
+    /// allocates, and nothing is given back (it is ignored) until
+    /// [`Slots::keep_books`].
     ///
     /// ```
-    /// assert!(vmm_server::untyped::Slots::new(0..0).take().is_err());
+    /// let mut s = vmm_server::untyped::Slots::before_heap(3..9);
+    /// let a = s.take().unwrap();
+    /// s.give(a);
+    /// assert_eq!(s.available(), 5);
+    /// ```
+    pub const fn before_heap(range: Range<Slot>) -> Self {
+        let end = if range.end > range.start { range.end } else { range.start };
+        Slots { start: range.start, next: range.start, end, free: Vec::new(), out: Vec::new(), peak: 0 }
+    }
+
+    /// Starts the books (once there is a heap): the slots taken so far are
+    /// out, and room is kept for giving each back.
+    ///
+    /// ```
+    /// let mut s = vmm_server::untyped::Slots::before_heap(3..9);
+    /// let a = s.take().unwrap();
+    /// s.keep_books().unwrap();
+    /// s.give(a);
+    /// assert_eq!(s.available(), 6);
+    /// ```
+    pub fn keep_books(&mut self) -> Result<(), KernelError> {
+        if !self.out.is_empty() || self.end == self.start {
+            return Ok(());
+        }
+        let words = (self.end - self.start).div_ceil(64) as usize;
+        let mut out = Vec::new();
+        out.try_reserve_exact(words).map_err(|_| KernelError::OutOfMemory)?;
+        out.resize(words, 0);
+        self.out = out;
+        for slot in self.start..self.next {
+            self.mark(slot, true);
+        }
+        self.free.try_reserve((self.next - self.start) as usize).map_err(|_| KernelError::OutOfMemory)
+    }
+
+    fn books(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    fn mark(&mut self, slot: Slot, out: bool) -> bool {
+        let i = (slot - self.start) as usize;
+        let (word, bit) = (&mut self.out[i / 64], 1u64 << (i % 64));
+        let was = *word & bit != 0;
+        if out {
+            *word |= bit;
+        } else {
+            *word &= !bit;
+        }
+        was
+    }
+
+    /// A free slot; [`KernelError::OutOfMemory`] when none is left, or
+    /// when there is no heap for the room to give it back.
+    ///
+    /// ```
+    /// assert!(vmm_server::untyped::Slots::new(0..0).unwrap().take().is_err());
     /// ```
     pub fn take(&mut self) -> Result<Slot, KernelError> {
-        let slot = match self.free.pop_first() {
+        let slot = match self.free.pop() {
             Some(s) => s,
             None if self.next < self.end => {
+                if self.books() {
+                    // Room to give back every slot handed out, this one too.
+                    let out = (self.next + 1 - self.start) as usize;
+                    self.free.try_reserve(out).map_err(|_| KernelError::OutOfMemory)?;
+                }
                 self.next += 1;
                 self.next - 1
             }
             None => return Err(KernelError::OutOfMemory),
         };
+        if self.books() {
+            self.mark(slot, true);
+        }
         self.peak = self.peak.max(self.used());
         Ok(slot)
     }
@@ -103,7 +173,7 @@ impl Slots {
     /// Slots taken now.
     ///
     /// ```
-    /// let mut s = vmm_server::untyped::Slots::new(0..3);
+    /// let mut s = vmm_server::untyped::Slots::new(0..3).unwrap();
     /// let a = s.take().unwrap();
     /// s.take().unwrap();
     /// s.give(a);
@@ -118,24 +188,28 @@ impl Slots {
         self.peak
     }
 
-    /// Gives back a slot that is empty again. Slots never handed out are
-    /// ignored.
+    /// Gives back a slot that is empty again, into room kept for it.
+    /// Slots not handed out are ignored.
     ///
     /// ```
-    /// let mut s = vmm_server::untyped::Slots::new(3..4);
+    /// let mut s = vmm_server::untyped::Slots::new(3..4).unwrap();
     /// s.give(100);
+    /// let a = s.take().unwrap();
+    /// s.give(a);
+    /// s.give(a);
     /// assert_eq!(s.available(), 1);
     /// ```
     pub fn give(&mut self, slot: Slot) {
-        if (self.start..self.next).contains(&slot) {
-            self.free.insert(slot);
+        if self.books() && (self.start..self.next).contains(&slot) && self.mark(slot, false) {
+            debug_assert!(self.free.len() < self.free.capacity(), "no room kept");
+            self.free.push(slot);
         }
     }
 
     /// Slots that [`Slots::take`] can still hand out.
     ///
     /// ```
-    /// let mut s = vmm_server::untyped::Slots::new(0..3);
+    /// let mut s = vmm_server::untyped::Slots::new(0..3).unwrap();
     /// s.take().unwrap();
     /// assert_eq!(s.available(), 2);
     /// ```
@@ -226,7 +300,41 @@ pub struct Pool {
     open: Vec<usize>,
     /// Idle 4 KiB untypeds and their chunk.
     idle: Vec<(Slot, usize)>,
-    live: BTreeMap<Slot, Live>,
+    live: HashMap<Slot, Live, BuildHasherDefault<SlotHasher>>,
+    /// The 4 KiB untypeds carved (the most `idle` can hold).
+    carved: usize,
+}
+
+/// Room for `n` more in `v`, or [`KernelError::OutOfMemory`].
+fn room<T>(v: &mut Vec<T>, n: usize) -> Result<(), KernelError> {
+    v.try_reserve(n).map_err(|_| KernelError::OutOfMemory)
+}
+
+/// Room in `v` for `total` entries in all.
+fn room_for<T>(v: &mut Vec<T>, total: usize) -> Result<(), KernelError> {
+    let more = total.saturating_sub(v.len());
+    room(v, more)
+}
+
+/// Hashes a slot for the pool's and the copies' tables: slots are small
+/// numbers the server chose (no client picks them), so a multiplicative
+/// hash spreads them well enough.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlotHasher(u64);
+
+impl Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|b| self.write_u64(u64::from(*b)));
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        // Fibonacci hashing: 2^64 divided by the golden ratio.
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 impl Pool {
@@ -248,7 +356,8 @@ impl Pool {
             free_chunks: Vec::new(),
             open: Vec::new(),
             idle: Vec::new(),
-            live: BTreeMap::new(),
+            live: HashMap::default(),
+            carved: 0,
         }
     }
 
@@ -302,6 +411,8 @@ impl Pool {
     /// assert_eq!(r, Err(KernelError::OutOfMemory));
     /// ```
     pub fn alloc(&mut self, r: &mut impl Retype, kind: ObjectKind) -> Result<Slot, KernelError> {
+        // Room for its record before it exists.
+        self.live.try_reserve(1).map_err(|_| KernelError::OutOfMemory)?;
         if kind == ObjectKind::Frame(PageSize::Large) {
             if self.chunk_bits < LARGE_BITS {
                 return Err(KernelError::OutOfMemory);
@@ -386,6 +497,10 @@ impl Pool {
             return Ok(c);
         }
         while self.next_parent < self.parents.end {
+            // Room for the new chunk, and for it in the free list later
+            // (freeing must not allocate).
+            room(&mut self.chunks, 1)?;
+            room_for(&mut self.free_chunks, self.chunks.len() + 1)?;
             let dest = self.slots.take()?;
             let make = Make::Untyped { size_bits: self.chunk_bits };
             match r.retype(self.next_parent, make, dest) {
@@ -412,6 +527,7 @@ impl Pool {
         if let ChunkState::Split { carved, .. } =
             core::mem::replace(&mut self.chunks[c].state, ChunkState::Free)
         {
+            self.carved -= carved.len();
             carved.into_iter().for_each(|s| self.slots.give(s));
         }
         self.idle.retain(|&(_, chunk)| chunk != c);
@@ -436,15 +552,23 @@ impl Pool {
             let c = match self.open.last() {
                 Some(&c) => c,
                 None => {
+                    room(&mut self.open, 1)?;
                     let c = self.free_chunk(r)?;
                     self.chunks[c].state = ChunkState::Split { carved: Vec::new(), idle: 0 };
                     self.open.push(c);
                     c
                 }
             };
+            // Room for the new untyped in its chunk's list, and in the
+            // idle list later (parking must not allocate).
+            if let ChunkState::Split { carved, .. } = &mut self.chunks[c].state {
+                room(carved, 1)?;
+            }
+            room_for(&mut self.idle, self.carved + 1)?;
             let dest = self.slots.take()?;
             match r.retype(self.chunks[c].cap, Make::Untyped { size_bits: SMALL_BITS }, dest) {
                 Ok(()) => {
+                    self.carved += 1;
                     if let ChunkState::Split { carved, .. } = &mut self.chunks[c].state {
                         carved.push(dest);
                         if carved.len() >= per_chunk {
@@ -473,74 +597,111 @@ impl Pool {
 /// ```
 /// use vmm_server::untyped::Copies;
 /// let mut c = Copies::default();
-/// c.add(1, 10);
-/// c.add(1, 11);
+/// c.add(1, 10).unwrap();
+/// c.add(1, 11).unwrap();
 /// assert!(c.remove(10));
-/// assert_eq!(c.take_all(1), vec![11]);
+/// assert_eq!(c.take_one(1), Some(11));
 /// ```
+///
+/// A list per original through a hash table by copy: recording a copy
+/// is fallible and forgetting one allocates nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Copies {
-    original_of: BTreeMap<Slot, Slot>,
-    by_original: BTreeSet<(Slot, Slot)>,
+    /// Each copy, in a list of its original's copies.
+    links: HashMap<Slot, Link, BuildHasherDefault<SlotHasher>>,
+    /// Each original's first copy.
+    first: HashMap<Slot, Slot, BuildHasherDefault<SlotHasher>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    original: Slot,
+    prev: Option<Slot>,
+    next: Option<Slot>,
 }
 
 impl Copies {
-    /// Records that `copy` was derived from `original`.
+    /// Records that `copy` was made from `original`; with no heap for the
+    /// record, [`KernelError::OutOfMemory`] and nothing recorded.
     ///
     /// ```
     /// let mut c = vmm_server::untyped::Copies::default();
-    /// c.add(1, 2);
-    /// assert!(c.is_copy(2));
+    /// c.add(1, 10).unwrap();
+    /// assert!(c.is_copy(10));
     /// ```
-    pub fn add(&mut self, original: Slot, copy: Slot) {
-        self.original_of.insert(copy, original);
-        self.by_original.insert((original, copy));
+    pub fn add(&mut self, original: Slot, copy: Slot) -> Result<(), KernelError> {
+        self.links.try_reserve(1).map_err(|_| KernelError::OutOfMemory)?;
+        self.first.try_reserve(1).map_err(|_| KernelError::OutOfMemory)?;
+        let next = self.first.insert(original, copy);
+        if let Some(n) = next.and_then(|n| self.links.get_mut(&n)) {
+            n.prev = Some(copy);
+        }
+        self.links.insert(copy, Link { original, prev: None, next });
+        Ok(())
     }
 
     /// Whether `slot` holds a recorded copy.
     ///
     /// ```
-    /// assert!(!vmm_server::untyped::Copies::default().is_copy(2));
+    /// assert!(!vmm_server::untyped::Copies::default().is_copy(3));
     /// ```
     pub fn is_copy(&self, slot: Slot) -> bool {
-        self.original_of.contains_key(&slot)
+        self.links.contains_key(&slot)
     }
 
-    /// Forgets a copy (deleted on its own); false if it was not one.
-    ///
-    /// ```
-    /// assert!(!vmm_server::untyped::Copies::default().remove(2));
-    /// ```
-    pub fn remove(&mut self, copy: Slot) -> bool {
-        match self.original_of.remove(&copy) {
-            Some(original) => self.by_original.remove(&(original, copy)),
-            None => false,
-        }
-    }
-
-    /// The recorded copies of `original`.
+    /// Forgets `copy` (allocates nothing); whether it was recorded.
     ///
     /// ```
     /// let mut c = vmm_server::untyped::Copies::default();
-    /// c.add(1, 2);
+    /// c.add(1, 10).unwrap();
+    /// assert!(c.remove(10));
+    /// assert!(!c.remove(10));
+    /// ```
+    pub fn remove(&mut self, copy: Slot) -> bool {
+        let Some(l) = self.links.remove(&copy) else {
+            return false;
+        };
+        match l.prev.and_then(|p| self.links.get_mut(&p)) {
+            Some(p) => p.next = l.next,
+            None => match l.next {
+                Some(n) => drop(self.first.insert(l.original, n)),
+                None => drop(self.first.remove(&l.original)),
+            },
+        }
+        if let Some(n) = l.next.and_then(|n| self.links.get_mut(&n)) {
+            n.prev = l.prev;
+        }
+        true
+    }
+
+    /// The copies of `original`.
+    ///
+    /// ```
+    /// let mut c = vmm_server::untyped::Copies::default();
+    /// c.add(1, 2).unwrap();
     /// assert_eq!(c.of(1).collect::<Vec<_>>(), vec![2]);
     /// ```
     pub fn of(&self, original: Slot) -> impl Iterator<Item = Slot> + '_ {
-        self.by_original.range((original, 0)..=(original, Slot::MAX)).map(|&(_, c)| c)
+        let mut at = self.first.get(&original).copied();
+        core::iter::from_fn(move || {
+            let c = at?;
+            at = self.links.get(&c).and_then(|l| l.next);
+            Some(c)
+        })
     }
 
-    /// Forgets and returns every copy of `original` (all revoked at once).
+    /// Forgets one copy of `original` and returns it (none left: `None`);
+    /// taking them all allocates nothing.
     ///
     /// ```
-    /// assert!(vmm_server::untyped::Copies::default().take_all(1).is_empty());
+    /// let mut c = vmm_server::untyped::Copies::default();
+    /// c.add(1, 10).unwrap();
+    /// assert_eq!((c.take_one(1), c.take_one(1)), (Some(10), None));
     /// ```
-    pub fn take_all(&mut self, original: Slot) -> Vec<Slot> {
-        let copies: Vec<Slot> = self.of(original).collect();
-        for c in &copies {
-            self.by_original.remove(&(original, *c));
-            self.original_of.remove(c);
-        }
-        copies
+    pub fn take_one(&mut self, original: Slot) -> Option<Slot> {
+        let c = self.first.get(&original).copied()?;
+        self.remove(c);
+        Some(c)
     }
 }
 

@@ -3,12 +3,13 @@
 //! a revoke deletes every descendant. The model also checks that no two live
 //! objects overlap and that a retype never lands on an occupied slot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::vec::Vec;
 
 use proptest::prelude::*;
 
 use super::*;
+use crate::tests::heap;
 
 const SMALL: ObjectKind = ObjectKind::Frame(PageSize::Small);
 const LARGE: ObjectKind = ObjectKind::Frame(PageSize::Large);
@@ -88,6 +89,8 @@ impl Model {
 
 impl Retype for Model {
     fn retype(&mut self, untyped: Slot, make: Make, dest: Slot) -> Result<(), KernelError> {
+        // The model is the kernel: its heap is not the pool's.
+        let _kernel = heap::KernelWork::enter();
         assert!(!self.caps.contains_key(&dest), "retype into occupied slot {dest}");
         let has_children = !self.children(untyped).is_empty();
         let ut = self.uts.get_mut(&untyped).expect("retype from a non-untyped");
@@ -116,6 +119,7 @@ impl Retype for Model {
     }
 
     fn revoke(&mut self, untyped: Slot) {
+        let _kernel = heap::KernelWork::enter();
         for c in self.children(untyped) {
             self.revoke(c);
             self.remove(c);
@@ -125,7 +129,7 @@ impl Retype for Model {
 
 fn pool(parents: u64, bits: u32, slots: u64) -> (Pool, Model) {
     let (m, range) = Model::new(parents, bits);
-    (Pool::new(Slots::new(16..16 + slots), range, bits), m)
+    (Pool::new(Slots::new(16..16 + slots).unwrap(), range, bits), m)
 }
 
 /// Allocates `kind` until the pool says no; returns the slots.
@@ -144,7 +148,7 @@ fn fill(p: &mut Pool, m: &mut Model, kind: ObjectKind) -> Vec<Slot> {
 
 #[test]
 fn slots_are_reused_and_run_out() {
-    let mut s = Slots::new(10..12);
+    let mut s = Slots::new(10..12).unwrap();
     let a = s.take().unwrap();
     let b = s.take().unwrap();
     assert_eq!(s.take(), Err(KernelError::OutOfMemory));
@@ -228,33 +232,72 @@ fn freeing_revokes_what_was_derived_from_the_object() {
 #[test]
 fn copies_are_tracked_per_original() {
     let mut c = Copies::default();
-    c.add(1, 10);
-    c.add(2, 20);
-    c.add(1, 11);
+    c.add(1, 10).unwrap();
+    c.add(2, 20).unwrap();
+    c.add(1, 11).unwrap();
     assert!(c.is_copy(11));
     assert!(c.remove(11));
     assert!(!c.remove(11));
-    assert_eq!(c.take_all(1), vec![10]);
+    assert_eq!(c.take_one(1), Some(10));
     assert!(!c.is_copy(10));
-    assert_eq!(c.take_all(2), vec![20]);
-    assert!(c.take_all(2).is_empty());
+    assert_eq!(c.take_one(1), None);
+    assert_eq!(c.of(2).collect::<Vec<_>>(), vec![20]);
+}
+
+proptest! {
+    /// The copies behave as a map from copy to original, listed by original.
+    #[test]
+    fn copies_are_a_map(ops in proptest::collection::vec((0u8..3, 0u64..4, 0u64..24), 0..80)) {
+        let mut c = Copies::default();
+        let mut model: BTreeMap<Slot, Slot> = BTreeMap::new();
+        for (op, original, copy) in ops {
+            let copy = copy + 100;
+            match op {
+                0 if !model.contains_key(&copy) => {
+                    c.add(original, copy).unwrap();
+                    model.insert(copy, original);
+                }
+                1 => prop_assert_eq!(c.remove(copy), model.remove(&copy).is_some()),
+                _ => {
+                    let had = model.values().any(|o| *o == original);
+                    let got = c.take_one(original);
+                    prop_assert_eq!(got.is_some(), had);
+                    if let Some(g) = got {
+                        prop_assert_eq!(model.remove(&g), Some(original));
+                    }
+                }
+            }
+            for o in 0..4 {
+                let mut got: Vec<_> = c.of(o).collect();
+                got.sort_unstable();
+                let want: Vec<_> = model.iter().filter(|(_, v)| **v == o).map(|(k, _)| *k).collect();
+                prop_assert_eq!(got, want);
+            }
+            prop_assert!((100..124).all(|s| c.is_copy(s) == model.contains_key(&s)));
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 enum Op {
-    Alloc(u8),
+    /// An allocation of a kind, after one that fails at its heap
+    /// allocation of this number (if any).
+    Alloc(u8, Option<u8>),
     Free(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![4 => (0u8..3).prop_map(Op::Alloc), 1 => any::<usize>().prop_map(Op::Free)]
+    let fail = prop::option::weighted(0.2, 0u8..6);
+    prop_oneof![4 => (0u8..3, fail).prop_map(|(k, f)| Op::Alloc(k, f)), 1 => any::<usize>().prop_map(Op::Free)]
 }
 
 proptest! {
     /// Whatever the order, an allocation fails only when the memory is
     /// really taken: a 4 KiB one when every byte is live, a 2 MiB one when
     /// every 2 MiB chunk holds something live. Freeing everything gives it
-    /// all back, slots included.
+    /// all back, slots included. With no heap at some allocation of its
+    /// books, an allocation fails with `OutOfMemory` and loses nothing;
+    /// freeing never allocates.
     #[test]
     fn allocation_fails_only_when_memory_is_taken(ops in prop::collection::vec(op(), 1..1200)) {
         // 4 MiB: 1024 small objects, so long runs reach both kinds of "full".
@@ -264,8 +307,15 @@ proptest! {
         let mut live: Vec<Slot> = Vec::new();
         for o in ops {
             match o {
-                Op::Alloc(k) => {
+                Op::Alloc(k, fail) => {
                     let kind = [SMALL, LARGE, TABLE][k as usize];
+                    if let Some(n) = fail {
+                        let (r, used) = heap::failing(Some(n.into()), || p.alloc(&mut m, kind));
+                        match r {
+                            Ok(s) => live.push(s),
+                            Err(e) => prop_assert!(e == KernelError::OutOfMemory || used <= u64::from(n)),
+                        }
+                    }
                     match p.alloc(&mut m, kind) {
                         Ok(s) => live.push(s),
                         Err(e) => {
@@ -282,7 +332,9 @@ proptest! {
                 }
                 Op::Free(i) if !live.is_empty() => {
                     let s = live.swap_remove(i % live.len());
-                    prop_assert!(p.free(&mut m, s));
+                    let (freed, used) = heap::failing(None, || p.free(&mut m, s));
+                    prop_assert!(freed);
+                    prop_assert_eq!(used, 0, "freeing allocated");
                 }
                 Op::Free(_) => {}
             }
