@@ -282,7 +282,7 @@ struct Live {
 ///     fn retype(&mut self, _: Slot, _: Make, _: Slot) -> Result<(), KernelError> { Ok(()) }
 ///     fn revoke(&mut self, _: Slot) {}
 /// }
-/// let mut p = Pool::new(Slots::new(100..200), 10..11, 21);
+/// let mut p = Pool::new(Slots::new(100..200).unwrap(), 10..11, 21);
 /// let f = p.alloc(&mut Yes, ObjectKind::Frame(PageSize::Small)).unwrap();
 /// assert_eq!(p.kind_of(f), Some(ObjectKind::Frame(PageSize::Small)));
 /// assert!(p.free(&mut Yes, f));
@@ -343,7 +343,7 @@ impl Pool {
     ///
     /// ```
     /// use vmm_server::untyped::{Pool, Slots};
-    /// let p = Pool::new(Slots::new(0..10), 20..24, 22);
+    /// let p = Pool::new(Slots::new(0..10).unwrap(), 20..24, 22);
     /// assert_eq!(p.slots().available(), 10);
     /// ```
     pub fn new(slots: Slots, parents: Range<Slot>, parent_bits: u32) -> Self {
@@ -366,7 +366,7 @@ impl Pool {
     ///
     /// ```
     /// use vmm_server::untyped::{Pool, Slots};
-    /// let mut p = Pool::new(Slots::new(0..1), 0..0, 21);
+    /// let mut p = Pool::new(Slots::new(0..1).unwrap(), 0..0, 21);
     /// assert_eq!(p.slots_mut().take(), Ok(0));
     /// ```
     pub fn slots_mut(&mut self) -> &mut Slots {
@@ -377,7 +377,7 @@ impl Pool {
     ///
     /// ```
     /// use vmm_server::untyped::{Pool, Slots};
-    /// assert_eq!(Pool::new(Slots::new(0..4), 0..0, 21).slots().available(), 4);
+    /// assert_eq!(Pool::new(Slots::new(0..4).unwrap(), 0..0, 21).slots().available(), 4);
     /// ```
     pub fn slots(&self) -> &Slots {
         &self.slots
@@ -387,7 +387,7 @@ impl Pool {
     ///
     /// ```
     /// use vmm_server::untyped::{Pool, Slots};
-    /// assert_eq!(Pool::new(Slots::new(0..4), 0..0, 21).kind_of(3), None);
+    /// assert_eq!(Pool::new(Slots::new(0..4).unwrap(), 0..0, 21).kind_of(3), None);
     /// ```
     pub fn kind_of(&self, slot: Slot) -> Option<ObjectKind> {
         self.live.get(&slot).map(|l| l.kind)
@@ -406,7 +406,7 @@ impl Pool {
     /// #     fn revoke(&mut self, _: Slot) {}
     /// # }
     /// // Parents of 1 MiB cannot hold a 2 MiB frame.
-    /// let mut p = Pool::new(Slots::new(0..100), 200..201, 20);
+    /// let mut p = Pool::new(Slots::new(0..100).unwrap(), 200..201, 20);
     /// let r = p.alloc(&mut Yes, ObjectKind::Frame(PageSize::Large));
     /// assert_eq!(r, Err(KernelError::OutOfMemory));
     /// ```
@@ -453,7 +453,7 @@ impl Pool {
     /// #     fn retype(&mut self, _: Slot, _: Make, _: Slot) -> Result<(), vmm_server::KernelError> { Ok(()) }
     /// #     fn revoke(&mut self, _: Slot) {}
     /// # }
-    /// let mut p = Pool::new(Slots::new(0..100), 200..201, 21);
+    /// let mut p = Pool::new(Slots::new(0..100).unwrap(), 200..201, 21);
     /// assert!(!p.free(&mut Yes, 7));
     /// ```
     pub fn free(&mut self, r: &mut impl Retype, slot: Slot) -> bool {
