@@ -96,7 +96,7 @@ doc: kernels
 # The seL4-only doc examples are whole programs: compiled (not run, they need
 # the running system) for both targets. The filters select the files whose
 # examples exist only on seL4; the rest run on the host in test-host.
-TARGET_DOC_EXAMPLES := libshm/src/shm.rs libshm/src/mapped.rs libshm/src/client.rs runtime/src sel4/src
+TARGET_DOC_EXAMPLES := libshm/src/shm.rs libshm/src/sync.rs libshm/src/mapped.rs libshm/src/client.rs runtime/src sel4/src
 doc-test: kernels
 	$(foreach a,$(QEMU_ARCHES),cargo test --doc --target $(call TRIPLE,$(a)) -p libshm -p runtime -p sel4 -- $(TARGET_DOC_EXAMPLES) &&) true
 

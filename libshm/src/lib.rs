@@ -12,7 +12,10 @@
 //!   over seL4 IPC.
 //! - `shm` (on seL4 only): what apps use: `SharedObject` (create, open,
 //!   grow, shrink, word access), typed `SharedPtr`s that are valid in every
-//!   peer, and the patent's `mmap_peer` / `munmap_peer`.
+//!   peer (with field projection, [`shared_field!`]), slice copies, and
+//!   the patent's `mmap_peer` / `munmap_peer`.
+//! - `sync` (on seL4 only): atomic words and a mutex in shared memory that
+//!   a holder's death does not block.
 //!
 //! Everything here is plain safe Rust over plain data, host-tested, except
 //! one small private module (on seL4 only) that reads and writes the mapped
@@ -43,3 +46,7 @@ pub mod pool;
 pub mod protocol;
 #[cfg(target_os = "none")]
 pub mod shm;
+#[cfg(target_os = "none")]
+pub mod sync;
+/// The derives of what may live in shared memory ([`shm::Plain`] on seL4).
+pub use zerocopy;

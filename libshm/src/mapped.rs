@@ -8,7 +8,9 @@
 //! memory is outside the Rust abstract machine, written by other processes
 //! at any time: accesses are volatile, never through references, and the
 //! values are [`Plain`] (every bit pattern valid), so whatever another
-//! process wrote is a valid value. A page that is not mapped (never, or no
+//! process wrote is a valid value. Atomic operations make an atomic
+//! reference for the one operation only, as `AtomicU64::from_ptr` allows
+//! for memory other processes access atomically too. A page that is not mapped (never, or no
 //! longer after a shrink or `munmap_peer`), or mapped read-only for a store,
 //! faults: the kernel stops the thread and its fault handler (the
 //! supervisor) tears the process down, so the access never returns with
@@ -16,16 +18,19 @@
 //!
 //! Built for seL4 only: on a host the same addresses may hold anything.
 
-use crate::layout::in_window;
+use crate::layout::{in_window, PROCESS_INFO};
+use crate::protocol::TaskId;
 use core::mem::{align_of, size_of};
+use core::sync::atomic::{AtomicU32, AtomicU64};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
-/// Types that any bit pattern is a valid value of, with no padding and no
-/// references: what may be read from and written to shared memory.
-///
-/// Implemented for the integer types, arrays of `Plain` types and
-/// [`crate::shm::SharedPtr`]. For an own `#[repr(C)]` struct of `Plain`
-/// fields without padding, a program may implement it (that is its own
-/// `unsafe`); arrays of words need none.
+/// What may be read from and written to shared memory: types that any bit
+/// pattern is a valid value of, with no padding, no references and no
+/// interior mutability. Implemented for every type with `zerocopy`'s
+/// [`FromBytes`], [`IntoBytes`] and [`Immutable`]: the integer types,
+/// arrays of them, [`crate::shm::SharedPtr`], and an app's own
+/// `#[repr(C)]` struct by deriving them (the derive checks at compile time
+/// that it has no padding; no `unsafe` in the app).
 ///
 /// ```no_run
 /// # #![no_std]
@@ -33,30 +38,25 @@ use core::mem::{align_of, size_of};
 /// # runtime::entry!(main);
 /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
 /// # fn example() -> Result<(), libshm::protocol::Error> {
-/// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
-/// use libshm::shm::{Plain, SharedPtr};
-/// fn first<T: Plain>(p: SharedPtr<[T; 4]>) -> T { p.read()[0] }
+/// # let table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+/// use libshm::shm::SharedPtr;
+/// use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+///
+/// #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+/// #[repr(C)]
+/// struct Entry {
+///     value: u64,
+///     next: SharedPtr<Entry>,
+/// }
+///
+/// let head: SharedPtr<Entry> = table.ptr(4096);
+/// head.write(Entry { value: 1, next: SharedPtr::null() });
+/// assert_eq!(head.read().value, 1);
 /// # Ok(()) }
 /// ```
-///
-/// # Safety
-/// Every bit pattern of `size_of::<Self>()` bytes must be a valid `Self`,
-/// `Self` must have no padding bytes, and it must hold no references.
-pub unsafe trait Plain: Copy + 'static {}
+pub trait Plain: FromBytes + IntoBytes + Immutable + Copy + 'static {}
 
-macro_rules! plain {
-    ($($t:ty),*) => {
-        // SAFETY: integers have no padding and every bit pattern is a value.
-        $(unsafe impl Plain for $t {})*
-    };
-}
-plain!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
-
-// SAFETY: arrays of `Plain` elements have no padding and no invalid values.
-unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
-
-// SAFETY: a transparent `u64` address; every value is valid (each access checks it).
-unsafe impl<T: 'static> Plain for crate::shm::SharedPtr<T> {}
+impl<T: FromBytes + IntoBytes + Immutable + Copy + 'static> Plain for T {}
 
 /// Whether a `T` at `addr` lies wholly inside the shared window and is
 /// aligned for `T`.
@@ -89,4 +89,34 @@ pub(crate) fn write<T: Plain>(addr: u64, value: T) {
     );
     // SAFETY: as in `read`; a store to a read-only page faults instead of writing.
     unsafe { core::ptr::write_volatile(addr as *mut T, value) }
+}
+
+/// Runs `f` on the atomic `u64` at `addr`, for that one operation.
+///
+/// # Panics
+/// As [`read`].
+pub(crate) fn with_atomic_u64<R>(addr: u64, f: impl FnOnce(&AtomicU64) -> R) -> R {
+    assert!(in_window_aligned::<u64>(addr), "shared atomic at {addr:#x}: outside the window or misaligned");
+    // SAFETY: aligned, in the window where no Rust object lives (so nothing else holds a reference); other processes access it atomically or volatilely; an unmapped page faults.
+    f(unsafe { AtomicU64::from_ptr(addr as *mut u64) })
+}
+
+/// Runs `f` on the atomic `u32` at `addr`, for that one operation.
+///
+/// # Panics
+/// As [`read`].
+pub(crate) fn with_atomic_u32<R>(addr: u64, f: impl FnOnce(&AtomicU32) -> R) -> R {
+    assert!(in_window_aligned::<u32>(addr), "shared atomic at {addr:#x}: outside the window or misaligned");
+    // SAFETY: as in `with_atomic_u64`.
+    f(unsafe { AtomicU32::from_ptr(addr as *mut u32) })
+}
+
+/// This process's identity, from its info page.
+pub(crate) fn own_task() -> TaskId {
+    // SAFETY: the supervisor maps the info page read-only at PROCESS_INFO before the process runs and never changes it; the runtime checked its magic before `main`.
+    let (pid, generation) = unsafe {
+        let info = PROCESS_INFO as *const crate::layout::ProcessInfo;
+        (core::ptr::addr_of!((*info).pid).read(), core::ptr::addr_of!((*info).generation).read())
+    };
+    TaskId::new(pid, generation).expect("the supervisor writes valid generations")
 }

@@ -52,8 +52,21 @@ use crate::pool::{check_word, PoolError, SharedMemory};
 use crate::protocol::{
     AttachInfo, Client, Error, MapFlags, Mode, Name, ObjectId, ObjectInfo, ObjectStat, Prot, Target,
 };
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// The memory manager, through this process's cap to it.
+/// The header page of the object at `base`, decoded (see
+/// [`SharedObject::header`]).
+pub(crate) fn header_at(base: u64) -> Result<Header, HeaderError> {
+    const WORDS: usize = HEADER_BYTES / size_of::<u64>();
+    let words: [u64; WORDS] = mapped::read(base);
+    let mut page = [0u8; HEADER_BYTES];
+    for (chunk, w) in page.chunks_exact_mut(size_of::<u64>()).zip(words) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+    }
+    Header::decode(&page)
+}
+
 fn mm() -> Ipc {
     Ipc::new(slots::MEMORY_MANAGER)
 }
@@ -475,13 +488,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn header(&self) -> Result<Header, HeaderError> {
-        const WORDS: usize = HEADER_BYTES / size_of::<u64>();
-        let words: [u64; WORDS] = mapped::read(self.base);
-        let mut page = [0u8; HEADER_BYTES];
-        for (chunk, w) in page.chunks_exact_mut(size_of::<u64>()).zip(words) {
-            chunk.copy_from_slice(&w.to_le_bytes());
-        }
-        Header::decode(&page)
+        header_at(self.base)
     }
 
     /// Grows the object to `new_size` bytes (page-aligned); before this
@@ -678,6 +685,78 @@ impl SharedObject {
         SharedPtr::from_offset(self, offset)
     }
 
+    /// The object's size now, from its header page (no message): what a
+    /// grow or a shrink by another process made it, already mapped.
+    fn live_size(&self) -> u64 {
+        mapped::read(self.base + SIZE_OFFSET)
+    }
+
+    /// The address of `n` values of `T` at `offset`, if they lie inside the
+    /// object's current size and `offset` is aligned for `T`.
+    fn span<T>(&self, offset: u64, n: usize) -> Result<u64, PoolError> {
+        if !offset.is_multiple_of(core::mem::align_of::<T>() as u64) {
+            return Err(PoolError::Unaligned);
+        }
+        let bytes = (size_of::<T>() as u64).checked_mul(n as u64).ok_or(PoolError::OutOfBounds)?;
+        match offset.checked_add(bytes) {
+            Some(end) if end <= self.live_size() => Ok(self.base + offset),
+            _ => Err(PoolError::OutOfBounds),
+        }
+    }
+
+    /// Copies `dst.len()` values out of the object from `offset` on
+    /// (volatile). Checked against the object's size now (the header's, so
+    /// what another process just grew it by can be read at once):
+    /// [`PoolError::OutOfBounds`] past it, [`PoolError::Unaligned`] for an
+    /// offset not aligned for `T`; nothing is copied then. A shrink racing
+    /// the copy faults, as any access to a removed page does.
+    ///
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::pool::PoolError> {
+    /// # let table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite).unwrap();
+    /// let mut name = [0u8; 16];
+    /// table.read_into(4096, &mut name)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn read_into<T: Plain>(&self, offset: u64, dst: &mut [T]) -> Result<(), PoolError> {
+        let at = self.span::<T>(offset, dst.len())?;
+        let step = size_of::<T>() as u64;
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = mapped::read(at + i as u64 * step);
+        }
+        Ok(())
+    }
+
+    /// Copies `src` into the object from `offset` on (volatile), checked
+    /// as [`SharedObject::read_into`] is; [`PoolError::ReadOnly`] for the
+    /// header page or an object this process may only read.
+    ///
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::pool::PoolError> {
+    /// # let table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite).unwrap();
+    /// table.write_from(4096, b"hello, peers")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn write_from<T: Plain>(&self, offset: u64, src: &[T]) -> Result<(), PoolError> {
+        if !self.prot.writable() || offset < PAGE_SIZE {
+            return Err(PoolError::ReadOnly);
+        }
+        let at = self.span::<T>(offset, src.len())?;
+        let step = size_of::<T>() as u64;
+        for (i, v) in src.iter().enumerate() {
+            mapped::write(at + i as u64 * step, *v);
+        }
+        Ok(())
+    }
+
     /// Detaches this process: every page of the object leaves its address
     /// space.
     ///
@@ -779,6 +858,7 @@ impl SharedMemory for SharedObject {
 /// assert_eq!(node.read()[0], 42);
 /// # Ok(()) }
 /// ```
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(transparent)]
 pub struct SharedPtr<T> {
     addr: u64,
@@ -952,6 +1032,106 @@ impl<T> SharedPtr<T> {
     pub const fn byte_add(self, bytes: u64) -> Self {
         SharedPtr::from_addr(self.addr.wrapping_add(bytes))
     }
+
+    /// The pointer to the field `offset` bytes into the `T`, of the type
+    /// `field` names: what [`shared_field!`](crate::shared_field) expands
+    /// to, which takes both from the field's name so they cannot disagree.
+    /// (Memory-safe whatever the arguments: every access is checked.)
+    ///
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// let pair: libshm::shm::SharedPtr<[u64; 2]> = table.ptr(4096);
+    /// let second = pair.project(8, |p| &p[1]);
+    /// second.write(7);
+    /// # Ok(()) }
+    /// ```
+    pub fn project<F>(self, offset: usize, field: fn(&T) -> &F) -> SharedPtr<F> {
+        let _ = field;
+        SharedPtr::from_addr(self.addr.wrapping_add(offset as u64))
+    }
+}
+
+impl SharedPtr<u64> {
+    /// The same word as an atomic (e.g. a `u64` field reached with
+    /// [`shared_field!`](crate::shared_field)).
+    ///
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// use core::sync::atomic::Ordering;
+    /// let hits = table.ptr::<u64>(4096).atomic();
+    /// hits.fetch_add(1, Ordering::Relaxed);
+    /// # Ok(()) }
+    /// ```
+    pub const fn atomic(self) -> crate::sync::SharedAtomicU64 {
+        crate::sync::SharedAtomicU64::at(self.addr)
+    }
+}
+
+impl SharedPtr<u32> {
+    /// The same word as an atomic.
+    ///
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// use core::sync::atomic::Ordering;
+    /// let flags = table.ptr::<u32>(4096).atomic();
+    /// flags.fetch_or(1, Ordering::Release);
+    /// # Ok(()) }
+    /// ```
+    pub const fn atomic(self) -> crate::sync::SharedAtomicU32 {
+        crate::sync::SharedAtomicU32::at(self.addr)
+    }
+}
+
+/// A pointer to a field of the struct a [`SharedPtr`] points to, checked
+/// at compile time: `shared_field!(ptr, Type, field)` is a
+/// `SharedPtr<FieldType>` (the struct's type is named because `offset_of!`
+/// needs it; a wrong one does not compile).
+///
+/// ```no_run
+/// # #![no_std]
+/// # #![no_main]
+/// # runtime::entry!(main);
+/// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+/// # fn example() -> Result<(), libshm::protocol::Error> {
+/// # let table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+/// use libshm::shared_field;
+/// use libshm::shm::SharedPtr;
+/// use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+///
+/// #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+/// #[repr(C)]
+/// struct Entry {
+///     value: u64,
+///     next: SharedPtr<Entry>,
+/// }
+///
+/// let head: SharedPtr<Entry> = table.ptr(4096);
+/// let next: SharedPtr<SharedPtr<Entry>> = shared_field!(head, Entry, next);
+/// next.write(SharedPtr::null());
+/// # Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! shared_field {
+    ($ptr:expr, $ty:ty, $field:ident) => {
+        $crate::shm::SharedPtr::<$ty>::project($ptr, ::core::mem::offset_of!($ty, $field), |v: &$ty| {
+            &v.$field
+        })
+    };
 }
 
 impl<T: Plain> SharedPtr<T> {

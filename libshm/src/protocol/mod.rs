@@ -129,11 +129,11 @@ impl TaskId {
         TaskId::new(self.pid, self.generation + 1)
     }
 
-    fn to_word(self) -> u64 {
+    pub(crate) fn to_word(self) -> u64 {
         u64::from(self.pid) | u64::from(self.generation) << 16
     }
 
-    fn from_word(w: u64) -> Result<Self, Error> {
+    pub(crate) fn from_word(w: u64) -> Result<Self, Error> {
         if w >> 32 != 0 {
             return Err(Error::BadValue);
         }
