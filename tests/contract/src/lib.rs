@@ -212,6 +212,72 @@ pub enum Behaviour {
     /// [`EXHAUST_RELEASE`]'s root. It runs above the hogs (which only
     /// hold what they got meanwhile).
     ExhaustBystander = 83,
+    /// Create [`MUTEX_OBJECT`], report [`Report::Ready`]; once every worker
+    /// but the victim is done and only it is left attached, take the lock
+    /// itself and check the count is [`MUTEX_WORKERS`] ×
+    /// [`MUTEX_INCREMENTS`] and that exactly one lock was taken over from a
+    /// dead holder (by a worker, or by this last lock).
+    MutexOwner = 84,
+    /// Worker number `param`: [`MUTEX_INCREMENTS`] increments of the
+    /// count under the shared mutex, counting a taken-over lock; then
+    /// count itself done. Worker [`MUTEX_VICTIM`] then takes the lock once
+    /// more, reports [`Report::KillNow`] and spins holding it until killed.
+    MutexWorker = 85,
+    /// Create [`SLICE_OBJECT`] ([`SLICE_FROM`] bytes), report
+    /// [`Report::Ready`]; once the peer is attached grow it to
+    /// [`SLICE_TO`], copy the byte and word patterns in across the old end
+    /// with `write_from`, raise [`SLICE_FLAG`].
+    SliceOwner = 86,
+    /// Attached before the grow, read both patterns with `read_into` at
+    /// once (no refresh), and be refused past the end, misaligned and in
+    /// the header page.
+    SlicePeer = 87,
+}
+
+/// The shared-mutex test's object: the mutex over a `u64` count at
+/// [`MUTEX_AT`], the takeover counter at [`MUTEX_RECOVERED`], the done
+/// counter at [`MUTEX_DONE`].
+pub const MUTEX_OBJECT: &str = "mutex";
+/// Its size.
+pub const MUTEX_SIZE: u64 = 2 * PAGE;
+/// Offset of the mutex.
+pub const MUTEX_AT: u64 = PAGE;
+/// Offset of the count of locks taken over from a dead holder.
+pub const MUTEX_RECOVERED: u64 = PAGE + 64;
+/// Offset of the count of workers done.
+pub const MUTEX_DONE: u64 = PAGE + 128;
+/// Processes contending for the lock.
+pub const MUTEX_WORKERS: u64 = 8;
+/// Increments each makes.
+pub const MUTEX_INCREMENTS: u64 = 10_000;
+/// The worker that is killed holding the lock.
+pub const MUTEX_VICTIM: u64 = 0;
+
+/// The slice-copy test's object.
+pub const SLICE_OBJECT: &str = "slices";
+/// Its size before the grow.
+pub const SLICE_FROM: u64 = 2 * PAGE;
+/// Its size after.
+pub const SLICE_TO: u64 = 24 * PAGE;
+/// Where the byte pattern starts (before the old end, so it crosses it).
+pub const SLICE_BYTES_AT: u64 = SLICE_FROM - 1000;
+/// Bytes in it.
+pub const SLICE_BYTES: u64 = 5 * PAGE + 123;
+/// Where the word pattern starts (in the new pages).
+pub const SLICE_WORDS_AT: u64 = 12 * PAGE;
+/// Words in it.
+pub const SLICE_WORDS: u64 = 1024;
+/// The owner's flag: the patterns are in.
+pub const SLICE_FLAG: u64 = PAGE;
+
+/// Byte `i` of the slice test's byte pattern.
+pub const fn slice_byte(i: u64) -> u8 {
+    (i.wrapping_mul(31) ^ (i >> 8)) as u8
+}
+
+/// Word `i` of the slice test's word pattern.
+pub const fn slice_word(i: u64) -> u64 {
+    i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
 }
 
 /// Processes that grow page by page, create objects, attach eagerly and
@@ -243,7 +309,7 @@ pub const STORM_RESTARTS: u32 = (1 << libshm::protocol::GENERATION_BITS) + 1;
 
 impl Behaviour {
     /// Every behaviour.
-    pub const ALL: [Behaviour; 48] = [
+    pub const ALL: [Behaviour; 52] = [
         Behaviour::Ping,
         Behaviour::Crash,
         Behaviour::CapAbuse,
@@ -292,6 +358,10 @@ impl Behaviour {
         Behaviour::ExhaustAttacher,
         Behaviour::ExhaustLazy,
         Behaviour::ExhaustBystander,
+        Behaviour::MutexOwner,
+        Behaviour::MutexWorker,
+        Behaviour::SliceOwner,
+        Behaviour::SlicePeer,
     ];
 
     /// The `arg` for this behaviour with no parameter.

@@ -244,6 +244,21 @@ impl Cast {
         Err(fail(what))
     }
 
+    /// Collect the other members' events (each must be as in
+    /// [`Cast::all_pass`]) until `task` reports `value`.
+    pub fn until_report(&mut self, env: &mut Env, task: TaskId, value: u64, what: &'static str) -> Check {
+        for _ in 0..MAX_EVENTS {
+            let event = self.next(env);
+            if event == (Event::Report { task, value }) {
+                return Ok(());
+            }
+            let others = |t: TaskId| t != task;
+            self.take(event, &others)
+                .inspect_err(|_| debug_println!("  waiting for pid {}: {event:?}", task.pid()))?;
+        }
+        Err(fail(what))
+    }
+
     /// Collect events until every member has ended as it must.
     pub fn finish(&mut self, env: &mut Env) -> Check {
         self.finish_these(env, |_| true)

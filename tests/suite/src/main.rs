@@ -13,6 +13,7 @@ mod recovery;
 mod shm;
 mod smoke;
 mod soak;
+mod sync;
 
 use root_task::Root;
 use sel4::debug_println;
@@ -22,8 +23,15 @@ include!(concat!(env!("OUT_DIR"), "/system.rs"));
 root_task::image!(SYSTEM, run);
 
 /// Every group, in the order they run.
-const GROUPS: [&[harness::Test]; 6] =
-    [&smoke::TESTS, &processes::TESTS, &shm::TESTS, &hostile::TESTS, &soak::TESTS, &recovery::TESTS];
+const GROUPS: [&[harness::Test]; 7] = [
+    &smoke::TESTS,
+    &processes::TESTS,
+    &shm::TESTS,
+    &hostile::TESTS,
+    &soak::TESTS,
+    &recovery::TESTS,
+    &sync::TESTS,
+];
 
 fn run(root: &mut Root) -> u8 {
     let (mut passed, mut failed) = (0, 0);

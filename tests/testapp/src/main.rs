@@ -12,6 +12,7 @@ mod recovery;
 mod rng;
 mod shm;
 mod soak;
+mod sync;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use libshm::client::Ipc;
@@ -43,6 +44,7 @@ fn main(info: &ProcessInfo) -> i32 {
         .or_else(|| soak::run(info))
         .or_else(|| recovery::run(info))
         .or_else(|| exhaust::run(info))
+        .or_else(|| sync::run(info))
     {
         if let Err(what) = outcome {
             sel4::debug_println!("testapp pid {} ({}): failed: {what}", info.pid, info.name());

@@ -12,11 +12,12 @@
 
 use crate::rng::Rng;
 use crate::shm::{check, expect, poll, Outcome};
-use core::sync::atomic::{AtomicU64, Ordering};
+
 use libshm::client::Ipc;
 use libshm::layout::{slots, PAGE_SIZE};
 use libshm::protocol::{Client, Error, MapFlags, Mode, Name, ObjectId, Prot, Target};
 use libshm::shm::{mmap_peer, munmap_peer, SharedObject};
+use libshm::sync::SharedMutex;
 use runtime::supervisor;
 use runtime::ProcessInfo;
 use test_contract::*;
@@ -62,27 +63,26 @@ const ATTACH_TRIES: u32 = 4;
 pub fn run(info: &ProcessInfo) -> Option<Outcome> {
     match Behaviour::of(info.arg) {
         Some(Behaviour::Soak) => Some(soak(info)),
-        Some(Behaviour::SoakCleanup) => Some(cleanup(info)),
+        Some(Behaviour::SoakCleanup) => Some(cleanup()),
         _ => None,
     }
 }
 
-/// This process: who holds a lock, and how it names itself to mmap_peer.
+/// This process: how it names itself to mmap_peer.
 struct Me {
-    holder: u64,
     target: Target,
 }
 
 fn soak(info: &ProcessInfo) -> Outcome {
     let mut rng = Rng(soak_seed(param(info.arg)));
-    let me = Me { holder: info.pid.into(), target: Target::Pid(info.pid) };
+    let me = Me { target: Target::Pid(info.pid) };
     let mut objects: [Option<SharedObject>; SOAK_OBJECTS] = [const { None }; SOAK_OBJECTS];
     let mut outcome = Ok(());
     for _ in 0..SOAK_OPS_PER_PROCESS {
         let j = rng.below(SOAK_OBJECTS as u64) as usize;
         let kind = DRAWN[rng.below(DRAWN.len() as u64) as usize];
         outcome = step(&mut objects[j], SOAK_NAMES[j], kind, &mut rng, &me)
-            .and_then(|done| verify_all(&mut objects, &me).map(|()| done))
+            .and_then(|done| verify_all(&mut objects).map(|()| done))
             .map(|done| supervisor::report(soak_step(done as u64)));
         if outcome.is_err() {
             break;
@@ -92,8 +92,8 @@ fn soak(info: &ProcessInfo) -> Outcome {
     outcome.and(detached)
 }
 
-fn verify_all(objects: &mut [Option<SharedObject>], me: &Me) -> Outcome {
-    objects.iter_mut().flatten().try_for_each(|o| locked(o, me, |_, _| Ok(())))
+fn verify_all(objects: &mut [Option<SharedObject>]) -> Outcome {
+    objects.iter_mut().flatten().try_for_each(|o| locked(o, |_, _| Ok(())))
 }
 
 /// One operation on `slot` (object `name`); returns what it did.
@@ -113,8 +113,8 @@ fn step(
             leave(obj).map(|()| Kind::Detach)
         }
         // Already attached: the attach becomes a verify.
-        Kind::Attach | Kind::Create | Kind::Verify => locked(obj, me, |_, _| Ok(Kind::Verify)),
-        Kind::Grow => locked(obj, me, |obj, len| {
+        Kind::Attach | Kind::Create | Kind::Verify => locked(obj, |_, _| Ok(Kind::Verify)),
+        Kind::Grow => locked(obj, |obj, len| {
             let new = (len + PAGE_SIZE * (1 + rng.below(2))).min(SOAK_MAX_SIZE);
             if new == len {
                 // At its largest: nothing to grow, so only the verify ran.
@@ -124,7 +124,7 @@ fn step(
             obj.store(SOAK_LEN, new);
             Ok(Kind::Grow)
         }),
-        Kind::Shrink => locked(obj, me, |obj, len| {
+        Kind::Shrink => locked(obj, |obj, len| {
             if len == SOAK_MIN_SIZE {
                 // At its smallest: only the verify ran.
                 return Ok(Kind::Verify);
@@ -137,7 +137,7 @@ fn step(
             check(expect(obj.shrink(new), "shrink")? == new, "shrink returns the new size")?;
             Ok(Kind::Shrink)
         }),
-        Kind::MmapPeer => locked(obj, me, |obj, len| {
+        Kind::MmapPeer => locked(obj, |obj, len| {
             let addr = mmap_peer(
                 me.target,
                 0,
@@ -153,7 +153,7 @@ fn step(
             )?;
             Ok(Kind::MmapPeer)
         }),
-        Kind::MunmapPeer => locked(obj, me, |obj, len| {
+        Kind::MunmapPeer => locked(obj, |obj, len| {
             let page = SOAK_DATA_FROM + PAGE_SIZE * rng.below((len - SOAK_DATA_FROM) / PAGE_SIZE);
             expect(munmap_peer(me.target, obj.base() + page, PAGE_SIZE), "munmap_peer from ourselves")?;
             let addr = mmap_peer(me.target, 0, PAGE_SIZE, Prot::ReadWrite, MapFlags::SHARED, obj.id(), page);
@@ -163,7 +163,7 @@ fn step(
             )?;
             Ok(Kind::MunmapPeer)
         }),
-        Kind::Write => locked(obj, me, |obj, len| {
+        Kind::Write => locked(obj, |obj, len| {
             let at = SOAK_DATA_FROM + SOAK_SLOT_STRIDE * rng.below((len - SOAK_DATA_FROM) / SOAK_SLOT_STRIDE);
             let value = rng.next();
             let sum =
@@ -235,7 +235,7 @@ fn map_in(slot: &mut Option<SharedObject>, name: &str, me: &Me) -> Result<Kind, 
         Err(e) => return expect(Err(e), "mmap_peer the control page"),
     }
     let mut obj = expect(SharedObject::adopt(name), "adopt what we mapped")?;
-    locked(&mut obj, me, |obj, len| {
+    locked(&mut obj, |obj, len| {
         let rest = mmap_peer(
             me.target,
             0,
@@ -257,16 +257,17 @@ fn map_in(slot: &mut Option<SharedObject>, name: &str, me: &Me) -> Result<Kind, 
 /// whatever happened.
 fn locked<T>(
     obj: &mut SharedObject,
-    me: &Me,
     body: impl FnOnce(&mut SharedObject, u64) -> Result<T, &'static str>,
 ) -> Result<T, &'static str> {
-    // SAFETY: SOAK_LOCK is 8-aligned in the control page, which stays
-    // mapped read-write here while we are attached (no shrink goes below
-    // it, and `body` keeps us attached), and which every process only
-    // touches atomically.
-    let lock = unsafe { AtomicU64::from_ptr((obj.base() + SOAK_LOCK) as *mut u64) };
-    let taken = poll(|| lock.compare_exchange(0, me.holder, Ordering::Acquire, Ordering::Relaxed).is_ok());
-    check(taken, "the object's lock comes free")?;
+    let lock = SharedMutex::<()>::at(obj, SOAK_LOCK).map_err(|_| "the lock word fits the control page")?;
+    let mut held = None;
+    check(
+        poll(|| {
+            held = lock.try_lock();
+            held.is_some()
+        }),
+        "the object's lock comes free",
+    )?;
     let outcome = (|| {
         let size = obj.sync_size();
         if obj.load(SOAK_LEN) == 0 {
@@ -279,7 +280,7 @@ fn locked<T>(
         check(checksum(obj, SOAK_DATA_FROM, len) == obj.load(SOAK_SUM), "the object's checksum")?;
         Ok(result)
     })();
-    lock.store(0, Ordering::Release);
+    drop(held);
     outcome
 }
 
@@ -298,12 +299,11 @@ fn checksum(obj: &SharedObject, from: u64, to: u64) -> u64 {
 
 /// Destroys every soak object left, after a last verify (nobody else is
 /// alive), and checks that none can be opened any more.
-fn cleanup(info: &ProcessInfo) -> Outcome {
-    let me = Me { holder: info.pid.into(), target: Target::Pid(info.pid) };
+fn cleanup() -> Outcome {
     for name in SOAK_NAMES {
         match SharedObject::open(name, Prot::ReadWrite) {
             Ok(mut obj) => {
-                locked(&mut obj, &me, |_, _| Ok(()))?;
+                locked(&mut obj, |_, _| Ok(()))?;
                 check(obj.attached_count() == 1, "nobody else is attached after the soak")?;
                 expect(obj.destroy(), "destroy")?;
             }

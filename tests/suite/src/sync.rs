@@ -1,0 +1,57 @@
+//! On-target tests of typed shared data: a shared mutex contended by
+//! processes while its holder is killed, and slice copies across a grow.
+
+use crate::harness::{ensure, isolated, Check, Ending, Env, Test};
+use libshm::layout::PAGE_SIZE as PAGE;
+use sel4::debug_println;
+use test_contract::*;
+
+/// The typed-data tests.
+pub const TESTS: [Test; 2] = [
+    ("a shared mutex contended by processes, its holder killed holding it: the count is exact", mutex),
+    ("slice copies across a grow: a peer reads what the owner wrote at once; bad spans refused", slices),
+];
+
+/// [`MUTEX_WORKERS`] processes increment a count under one shared mutex;
+/// the victim, done, takes the lock once more and is killed holding it.
+/// The others go on: one takes the lock over (its guard says so), the
+/// count is exact.
+fn mutex(env: &mut Env) -> Check {
+    isolated(env, |env, m| {
+        let owner = m.spawn(env, "mutex-owner", Behaviour::MutexOwner.arg(), Ending::Pass)?;
+        m.expect_report(env, owner, Report::Ready.value(), "the owner gets ready")?;
+        let mut workers = [owner; MUTEX_WORKERS as usize];
+        for (i, w) in (0..).zip(workers.iter_mut()) {
+            *w = m.spawn(env, "mutex-worker", Behaviour::MutexWorker.with(i), Ending::Pass)?;
+        }
+        let victim = workers[MUTEX_VICTIM as usize];
+        m.until_report(env, victim, Report::KillNow.value(), "the victim holds the lock")?;
+        ensure(env.sup.kill(&mut env.objs, victim), "the victim is alive to be killed")?;
+        let mut rest = [owner; MUTEX_WORKERS as usize];
+        rest[1..].copy_from_slice(&workers[1..]);
+        m.all_pass(env, &rest)?;
+        debug_println!(
+            "  shared mutex: {MUTEX_WORKERS} processes, {} increments, holder killed once, count exact",
+            MUTEX_WORKERS * MUTEX_INCREMENTS
+        );
+        Ok(())
+    })
+}
+
+/// The peer, attached before the owner grows the object, reads both
+/// patterns with `read_into` as soon as the owner's flag is up.
+fn slices(env: &mut Env) -> Check {
+    isolated(env, |env, m| {
+        let owner = m.spawn(env, "slice-owner", Behaviour::SliceOwner.arg(), Ending::Pass)?;
+        m.expect_report(env, owner, Report::Ready.value(), "the owner gets ready")?;
+        let peer = m.spawn(env, "slice-peer", Behaviour::SlicePeer.arg(), Ending::Pass)?;
+        m.all_pass(env, &[owner, peer])?;
+        debug_println!(
+            "  slice copies: {SLICE_BYTES} bytes and {SLICE_WORDS} words across a grow from {} to {} pages, \
+             read by a peer at once; out of bounds, misaligned and header writes refused",
+            SLICE_FROM / PAGE,
+            SLICE_TO / PAGE
+        );
+        Ok(())
+    })
+}
