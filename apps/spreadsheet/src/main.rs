@@ -16,14 +16,16 @@
 #![no_main]
 #![deny(unsafe_code)]
 
-use core::sync::atomic::{fence, Ordering};
+use core::sync::atomic::Ordering;
 use libshm::layout::PAGE_SIZE;
 use libshm::pool::{Pool, CONTROL_BYTES};
 use libshm::protocol::TaskId;
 use libshm::protocol::{Mode, Prot};
+use libshm::shared_field;
 use libshm::shm::{SharedObject, SharedPtr};
 use runtime::{supervisor, ProcessInfo};
 use sel4::debug_println;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 runtime::entry!(main);
 
@@ -47,21 +49,35 @@ const VIEWERS: [(&str, u64); 3] = [("viewer-1", 100), ("crasher", 100), ("viewer
 /// The shared object's name.
 const TABLE_NAME: &str = "spreadsheet-table";
 
-const WORD: u64 = 8;
 /// The pool's control block: the first data page (page 0 is the header).
 const POOL_CONTROL: u64 = PAGE_SIZE;
 /// The table's own fields, after the pool's control block; the root offset
 /// published to every viewer points here.
 const TABLE: u64 = POOL_CONTROL + CONTROL_BYTES;
-const TABLE_HEAD: u64 = TABLE;
-const TABLE_TAIL: u64 = TABLE + WORD;
-const TABLE_ROWS: u64 = TABLE + 2 * WORD;
-const TABLE_DONE: u64 = TABLE + 3 * WORD;
-/// A row: the next row's address (0 at the end), its number, its value.
-const ROW_NEXT: u64 = 0;
-const ROW_ID: u64 = WORD;
-const ROW_VALUE: u64 = 2 * WORD;
-const ROW_BYTES: u64 = 4 * WORD;
+
+/// The table's fields in the shared object. Deriving the `zerocopy`
+/// traits is what lets it live there (no padding, any bits valid).
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct Table {
+    head: SharedPtr<Row>,
+    tail: SharedPtr<Row>,
+    rows: u64,
+    /// 1 once the owner has written every row.
+    done: u64,
+}
+
+/// A row: the next row (null at the end), its number, its value. The
+/// `next` pointer is an address, the same in every process.
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct Row {
+    next: SharedPtr<Row>,
+    id: u64,
+    value: u64,
+    spare: u64,
+}
+const ROW_BYTES: u64 = core::mem::size_of::<Row>() as u64;
 /// Each pool is one page: 127 rows, so the table spans many pools.
 const POOL_BYTES: u64 = PAGE_SIZE;
 /// Header page plus the page with the control block and the table.
@@ -113,7 +129,6 @@ fn owner(info: &ProcessInfo) -> i32 {
         table.base(),
         table.size()
     );
-    let base = table.base();
     let mut size = table.size();
     let mut viewers: [Option<TaskId>; VIEWERS.len()] = [None; VIEWERS.len()];
     for id in 1..=ROWS {
@@ -124,18 +139,17 @@ fn owner(info: &ProcessInfo) -> i32 {
             size = table.size();
             debug_println!("{}: grew the table to {size} bytes at row {id}", info.name());
         }
-        table.store(row + ROW_NEXT, 0);
-        table.store(row + ROW_ID, id);
-        table.store(row + ROW_VALUE, value_of(id));
-        // The row is complete before anyone can reach it.
-        fence(Ordering::SeqCst);
-        let addr = base + row;
-        match table.load(TABLE_TAIL) {
-            0 => table.store(TABLE_HEAD, addr),
-            tail => table.store(tail - base + ROW_NEXT, addr),
-        }
-        table.store(TABLE_TAIL, addr);
-        table.store(TABLE_ROWS, id);
+        let new: SharedPtr<Row> = table.ptr(row);
+        new.write(Row { next: SharedPtr::null(), id, value: value_of(id), spare: 0 });
+        // The row is complete before anyone can reach it: the link to it
+        // is a release store, a viewer's load of it an acquire.
+        let fields: SharedPtr<Table> = table.ptr(TABLE);
+        let tail = shared_field!(fields, Table, tail).read();
+        let link =
+            if tail.is_null() { shared_field!(fields, Table, head) } else { shared_field!(tail, Row, next) };
+        link.cast::<u64>().atomic().store(new.addr(), Ordering::Release);
+        shared_field!(fields, Table, tail).write(new);
+        shared_field!(fields, Table, rows).write(id);
         if id % REPORT_EVERY == 0 {
             supervisor::report(id);
         }
@@ -149,7 +163,7 @@ fn owner(info: &ProcessInfo) -> i32 {
             sel4::yield_now();
         }
     }
-    table.store_release(TABLE_DONE, 1);
+    shared_field!(table.ptr::<Table>(TABLE), Table, done).atomic().store(1, Ordering::Release);
     debug_println!("{}: all {ROWS} rows written, {} bytes", info.name(), table.size());
     // Stay attached until the viewers are done (a detach would not take the
     // table away from them, but the demo reads better in this order).
@@ -165,33 +179,33 @@ fn owner(info: &ProcessInfo) -> i32 {
 }
 
 /// Walk the rows from the head; (rows, sum of values, all values right).
-fn walk(table: &mut SharedObject) -> (u64, u64, bool) {
-    let base = table.base();
+/// A row in a pool the owner added during the walk was mapped here before
+/// the owner linked it: following the pointers is all it takes.
+fn walk(table: &SharedObject) -> (u64, u64, bool) {
+    let fields: SharedPtr<Table> = table.ptr(TABLE);
     let (mut rows, mut sum, mut ok) = (0, 0, true);
-    let mut at = table.load(TABLE_HEAD);
-    while at != 0 && rows < ROWS {
-        fence(Ordering::Acquire);
-        // A row in a pool the owner added during this walk: its page was
-        // mapped here before the owner linked the row; only this handle's
-        // idea of the size is behind, so read the header's again.
-        if at - base + ROW_BYTES > table.size() {
-            table.sync_size();
-        }
-        let id = table.load(at - base + ROW_ID);
-        let value = table.load(at - base + ROW_VALUE);
-        ok &= value == value_of(id) && id == rows + 1;
+    let mut at = next(shared_field!(fields, Table, head));
+    while !at.is_null() && rows < ROWS {
+        let row = at.read();
+        ok &= row.value == value_of(row.id) && row.id == rows + 1;
         rows += 1;
-        sum += value;
-        at = table.load(at - base + ROW_NEXT);
+        sum += row.value;
+        at = next(shared_field!(at, Row, next));
     }
     (rows, sum, ok)
+}
+
+/// The row a link points to, loaded with acquire: the row it links was
+/// written before it.
+fn next(link: SharedPtr<SharedPtr<Row>>) -> SharedPtr<Row> {
+    SharedPtr::from_addr(link.cast::<u64>().atomic().load(Ordering::Acquire))
 }
 
 /// Walk the table until the owner is done; with `crash`, fault on purpose
 /// once enough rows are seen (the supervisor restarts the process, and the
 /// restarted viewer reattaches: same address, same root, every row there).
 fn viewer(info: &ProcessInfo, crash: bool) -> i32 {
-    let Ok(mut table) = SharedObject::open(TABLE_NAME, Prot::Read) else {
+    let Ok(table) = SharedObject::open(TABLE_NAME, Prot::Read) else {
         return EXIT_SHM;
     };
     // The root pointer came with the attach (patent ¶19): where the table is.
@@ -212,11 +226,10 @@ fn viewer(info: &ProcessInfo, crash: bool) -> i32 {
     }
     let mut last = (0, 0, true);
     for walk_no in 0..MAX_WALKS {
-        // The size as the memory manager last wrote it in the header page:
-        // new pools are already mapped here, nobody had to say so.
-        table.sync_size();
-        let done = table.load_acquire(TABLE_DONE) == 1;
-        let (rows, sum, ok) = walk(&mut table);
+        // New pools are already mapped here: nobody had to say so.
+        let done =
+            shared_field!(table.ptr::<Table>(TABLE), Table, done).atomic().load(Ordering::Acquire) == 1;
+        let (rows, sum, ok) = walk(&table);
         if !ok {
             debug_println!("{} (pid {}): rows out of order at {rows}", info.name(), info.pid);
             return EXIT_INCONSISTENT;
