@@ -1,7 +1,9 @@
 //! The header in an object's first page (patent ¶42): written only by the
 //! memory manager, mapped read-only into every attached process.
 //!
-//! Byte layout (little endian, offsets in bytes):
+//! Byte layout (little endian, offsets in bytes; the private `Page`
+//! struct is its one definition, and the build checks it against this
+//! table's published offsets):
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -31,8 +33,12 @@
 //! assert_eq!(Header::decode(&page), Ok(h));
 //! ```
 
+use core::mem::{offset_of, size_of};
+
 use crate::layout::{MAX_ATTACHMENTS, PAGE_SIZE};
 use crate::protocol::{Mode, Name, ObjectId, Pid, Prot, TaskId, NAME_MAX};
+use zerocopy::little_endian::{U16, U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `"PEERSHM\x01"` little endian: marks a page as an object header.
 ///
@@ -47,17 +53,48 @@ const _: () = assert!(VERSION == 1);
 pub const HEADER_BYTES: usize = PAGE_SIZE as usize;
 const _: () = assert!(HEADER_BYTES == 4096);
 
-const OFF_MAGIC: usize = 0;
-const OFF_VERSION: usize = 8;
-const OFF_MODE: usize = 12;
-const OFF_SIZE: usize = 16;
-const OFF_MAX_SIZE: usize = 24;
-const OFF_ROOT: usize = 32;
-const OFF_BASE: usize = 40;
-const OFF_OBJECT: usize = 48;
-const OFF_OWNER: usize = 52;
-const OFF_COUNT: usize = 54;
-const OFF_RESERVED: usize = 56;
+/// The page as it lies in memory: every field little-endian at a fixed
+/// place, derived (no hand-kept offsets; `zerocopy` checks there is no
+/// padding, so encoding writes every byte).
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct Page {
+    magic: U64,
+    version: U32,
+    mode: U32,
+    size: U64,
+    max_size: U64,
+    root: U64,
+    base: U64,
+    object: U32,
+    owner: U16,
+    count: U16,
+    reserved: U64,
+    entries: [Entry; MAX_ATTACHMENTS],
+    rest: [u8; HEADER_BYTES - ENTRIES_OFFSET - MAX_ATTACHMENTS * ENTRY_BYTES],
+}
+
+/// One attached process in the page.
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct Entry {
+    pid: U16,
+    generation: U16,
+    rights: u8,
+    reserved: [u8; 3],
+    name: [u8; NAME_MAX],
+}
+
+const _: () = assert!(size_of::<Page>() == HEADER_BYTES);
+const _: () = assert!(size_of::<Entry>() == ENTRY_BYTES);
+const _: () = assert!(offset_of!(Page, entries) == ENTRIES_OFFSET);
+const OFF_SIZE: usize = offset_of!(Page, size);
+const OFF_ROOT: usize = offset_of!(Page, root);
+const OFF_OBJECT: usize = offset_of!(Page, object);
+const OFF_COUNT: usize = offset_of!(Page, count);
+// The published offsets stay where version 1 put them.
+const _: () = assert!(OFF_SIZE == 16 && OFF_ROOT == 32 && OFF_OBJECT == 48 && OFF_COUNT == 54);
+
 /// Byte offset of the size field, one aligned word: a process may load that
 /// word alone to learn the object's current size without decoding the page.
 /// The server rewrites it only after a grow has mapped the new pages into
@@ -113,14 +150,7 @@ const _: () = assert!(ENTRIES_OFFSET == 64);
 /// Bytes per attached-process entry.
 pub const ENTRY_BYTES: usize = 40;
 const _: () = assert!(ENTRY_BYTES == 40);
-const ENTRY_PID: usize = 0;
-const ENTRY_GEN: usize = 2;
-const ENTRY_RIGHTS: usize = 4;
-const ENTRY_RESERVED: usize = 5;
-const ENTRY_NAME: usize = 8;
-
 const _: () = assert!(ENTRIES_OFFSET + ENTRY_BYTES * MAX_ATTACHMENTS <= HEADER_BYTES);
-const _: () = assert!(ENTRY_NAME + NAME_MAX == ENTRY_BYTES);
 
 /// One attached process as the header lists it.
 ///
@@ -185,16 +215,6 @@ pub struct Header {
     pub root: u64,
     count: usize,
     entries: [Option<Attached>; MAX_ATTACHMENTS],
-}
-
-fn put<const N: usize>(page: &mut [u8], at: usize, bytes: [u8; N]) {
-    page[at..at + N].copy_from_slice(&bytes);
-}
-
-fn get<const N: usize>(page: &[u8], at: usize) -> [u8; N] {
-    let mut b = [0; N];
-    b.copy_from_slice(&page[at..at + N]);
-    b
 }
 
 impl Header {
@@ -262,25 +282,26 @@ impl Header {
     /// assert_eq!(page[4095], 0);
     /// ```
     pub fn encode(&self, page: &mut [u8]) {
-        let page = &mut page[..HEADER_BYTES];
-        page.fill(0);
-        put(page, OFF_MAGIC, MAGIC.to_le_bytes());
-        put(page, OFF_VERSION, VERSION.to_le_bytes());
-        put(page, OFF_MODE, (self.mode as u32).to_le_bytes());
-        put(page, OFF_SIZE, self.size.to_le_bytes());
-        put(page, OFF_MAX_SIZE, self.max_size.to_le_bytes());
-        put(page, OFF_ROOT, self.root.to_le_bytes());
-        put(page, OFF_BASE, self.base.to_le_bytes());
-        put(page, OFF_OBJECT, self.object.0.to_le_bytes());
-        put(page, OFF_OWNER, self.owner.to_le_bytes());
-        put(page, OFF_COUNT, (self.count as u16).to_le_bytes());
-        for (i, a) in self.attached().enumerate() {
-            let e = &mut page[ENTRIES_OFFSET + i * ENTRY_BYTES..][..ENTRY_BYTES];
-            put(e, ENTRY_PID, a.task.pid().to_le_bytes());
-            put(e, ENTRY_GEN, a.task.generation().to_le_bytes());
-            e[ENTRY_RIGHTS] = a.rights.bits() as u8;
+        let Ok(p) = Page::mut_from_bytes(&mut page[..HEADER_BYTES]) else {
+            unreachable!("a page is HEADER_BYTES of bytes, with no alignment needed")
+        };
+        p.as_mut_bytes().fill(0);
+        p.magic = MAGIC.into();
+        p.version = VERSION.into();
+        p.mode = (self.mode as u32).into();
+        p.size = self.size.into();
+        p.max_size = self.max_size.into();
+        p.root = self.root.into();
+        p.base = self.base.into();
+        p.object = self.object.0.into();
+        p.owner = self.owner.into();
+        p.count = (self.count as u16).into();
+        for (e, a) in p.entries.iter_mut().zip(self.attached()) {
+            e.pid = a.task.pid().into();
+            e.generation = a.task.generation().into();
+            e.rights = a.rights.bits() as u8;
             if let Some(n) = a.alias {
-                put(e, ENTRY_NAME, *n.padded());
+                e.name = *n.padded();
             }
         }
     }
@@ -293,46 +314,42 @@ impl Header {
     /// ```
     pub fn decode(page: &[u8]) -> Result<Header, HeaderError> {
         let page = page.get(..HEADER_BYTES).ok_or(HeaderError::Short)?;
-        let u64_at = |at| u64::from_le_bytes(get(page, at));
-        if u64_at(OFF_MAGIC) != MAGIC {
+        let Ok(p) = Page::ref_from_bytes(page) else {
+            unreachable!("a page is HEADER_BYTES of bytes, with no alignment needed")
+        };
+        if p.magic.get() != MAGIC {
             return Err(HeaderError::BadMagic);
         }
-        if u32::from_le_bytes(get(page, OFF_VERSION)) != VERSION {
+        if p.version.get() != VERSION {
             return Err(HeaderError::BadVersion);
         }
-        let mode = Mode::from_word(u32::from_le_bytes(get(page, OFF_MODE)).into())
-            .map_err(|_| HeaderError::Corrupt)?;
-        let count = usize::from(u16::from_le_bytes(get(page, OFF_COUNT)));
-        if count > MAX_ATTACHMENTS || u64_at(OFF_RESERVED) != 0 {
+        let mode = Mode::from_word(p.mode.get().into()).map_err(|_| HeaderError::Corrupt)?;
+        let count = usize::from(p.count.get());
+        if count > MAX_ATTACHMENTS || p.reserved.get() != 0 {
             return Err(HeaderError::Corrupt);
         }
         let mut h = Header::new(
-            ObjectId(u32::from_le_bytes(get(page, OFF_OBJECT))),
+            ObjectId(p.object.get()),
             mode,
-            u16::from_le_bytes(get(page, OFF_OWNER)),
-            u64_at(OFF_BASE),
-            u64_at(OFF_SIZE),
-            u64_at(OFF_MAX_SIZE),
+            p.owner.get(),
+            p.base.get(),
+            p.size.get(),
+            p.max_size.get(),
         );
-        h.root = u64_at(OFF_ROOT);
-        for (i, e) in page[ENTRIES_OFFSET..].chunks_exact(ENTRY_BYTES).take(MAX_ATTACHMENTS).enumerate() {
-            if i >= count {
-                if e.iter().any(|&b| b != 0) {
-                    return Err(HeaderError::Corrupt);
-                }
-                continue;
-            }
-            let task =
-                TaskId::new(u16::from_le_bytes(get(e, ENTRY_PID)), u16::from_le_bytes(get(e, ENTRY_GEN)));
-            let rights = Prot::from_bits(e[ENTRY_RIGHTS].into()).ok();
-            let name: [u8; NAME_MAX] = get(e, ENTRY_NAME);
-            let alias = match name {
-                [0, ..] => (name == [0; NAME_MAX]).then_some(None),
-                _ => Name::from_padded(&name).ok().map(Some),
+        h.root = p.root.get();
+        if p.entries[count..].iter().any(|e| e.as_bytes().iter().any(|&b| b != 0)) {
+            return Err(HeaderError::Corrupt);
+        }
+        for e in &p.entries[..count] {
+            let task = TaskId::new(e.pid.get(), e.generation.get());
+            let rights = Prot::from_bits(e.rights.into()).ok();
+            let alias = match e.name {
+                [0, ..] => (e.name == [0; NAME_MAX]).then_some(None),
+                _ => Name::from_padded(&e.name).ok().map(Some),
             };
-            match (task, rights, alias, e[ENTRY_RESERVED..ENTRY_NAME].iter().all(|&b| b == 0)) {
+            match (task, rights, alias, e.reserved == [0; 3]) {
                 (Some(task), Some(rights), Some(alias), true) => {
-                    // Cannot overflow: i < count <= MAX_ATTACHMENTS.
+                    // Cannot overflow: count <= MAX_ATTACHMENTS.
                     let _ = h.push(Attached { task, alias, rights });
                 }
                 _ => return Err(HeaderError::Corrupt),

@@ -32,6 +32,8 @@
 
 use crate::layout::PAGE_SIZE;
 use crate::protocol::Error;
+use core::mem::{offset_of, size_of};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `"SHMPOOL1"` little endian, at the control block's start.
 ///
@@ -40,26 +42,50 @@ use crate::protocol::Error;
 /// ```
 pub const POOL_MAGIC: u64 = u64::from_le_bytes(*b"SHMPOOL1");
 /// Bytes of the control block.
-pub const CONTROL_BYTES: u64 = 8 * WORD;
+pub const CONTROL_BYTES: u64 = size_of::<Control>() as u64;
 const _: () = assert!(CONTROL_BYTES == 64);
 /// Bytes at the start of each pool before its first block.
-pub const POOL_HEADER_BYTES: u64 = 2 * WORD;
+pub const POOL_HEADER_BYTES: u64 = size_of::<PoolStart>() as u64;
 const _: () = assert!(POOL_HEADER_BYTES == 16);
 
 const WORD: u64 = 8;
 const NULL: u64 = 0;
 
-const CTL_MAGIC: u64 = 0;
-const CTL_BLOCK: u64 = WORD;
-const CTL_POOL_BYTES: u64 = 2 * WORD;
-const CTL_FIRST: u64 = 3 * WORD;
-const CTL_LAST: u64 = 4 * WORD;
-const CTL_FREE: u64 = 5 * WORD;
-const CTL_POOLS: u64 = 6 * WORD;
-const CTL_IN_USE: u64 = 7 * WORD;
+/// The control block in the object, a word a field (the one definition
+/// of where each lies; the pool reaches them one word at a time through
+/// [`SharedMemory`]).
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct Control {
+    magic: u64,
+    block: u64,
+    pool_bytes: u64,
+    first: u64,
+    last: u64,
+    free: u64,
+    pools: u64,
+    in_use: u64,
+}
 
-const POOL_NEXT: u64 = 0;
-const POOL_BUMP: u64 = WORD;
+/// The start of each pool: the next pool's offset and the bump pointer.
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct PoolStart {
+    next: u64,
+    bump: u64,
+}
+
+const CTL_MAGIC: u64 = offset_of!(Control, magic) as u64;
+const CTL_BLOCK: u64 = offset_of!(Control, block) as u64;
+const CTL_POOL_BYTES: u64 = offset_of!(Control, pool_bytes) as u64;
+const CTL_FIRST: u64 = offset_of!(Control, first) as u64;
+const CTL_LAST: u64 = offset_of!(Control, last) as u64;
+const CTL_FREE: u64 = offset_of!(Control, free) as u64;
+const CTL_POOLS: u64 = offset_of!(Control, pools) as u64;
+const CTL_IN_USE: u64 = offset_of!(Control, in_use) as u64;
+
+const POOL_NEXT: u64 = offset_of!(PoolStart, next) as u64;
+const POOL_BUMP: u64 = offset_of!(PoolStart, bump) as u64;
 
 /// Why a pool operation failed.
 ///
