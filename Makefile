@@ -50,7 +50,7 @@ define image
 	cp target/$(call TRIPLE,$(1))/release/$(2) $(IMAGES)/$(1)/$(4).elf
 endef
 
-.PHONY: test-systems test-system-large run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
+.PHONY: c-lib test-systems test-system-large run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
 
 run: kernel
 	$(call image,$(ARCH),root-task-image,$(SYSTEM),system)
@@ -68,7 +68,7 @@ debug: kernel
 	@echo "  program's symbols at a time: 'file $(IMAGES)/$(ARCH)/system.elf' for the root task."
 	$(call qemu-debug,$(IMAGES)/$(ARCH)/system.elf)
 
-test: test-host lint doc doc-test test-target-x86_64 test-target-aarch64 test-systems
+test: test-host lint doc doc-test c-lib test-target-x86_64 test-target-aarch64 test-systems
 	@echo "make test: all suites passed"
 
 # Host-side unit and property tests: the workspace's default members (the
@@ -107,15 +107,32 @@ $(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernels
 # The described systems boot and end well on both arches: the demo (an
 # owner that starts its viewers, one crashing and restarted) and the
 # README's example app, after checking that the README shows it as it is.
-SYSTEM_TESTS := $(foreach a,$(QEMU_ARCHES),$(foreach s,spreadsheet hello,test-system-$(a)-$(s)))
+SYSTEM_TESTS := $(foreach a,$(QEMU_ARCHES),$(foreach s,spreadsheet hello c-list,test-system-$(a)-$(s)))
 # The 1 GiB object shared by 16 peers needs a machine of 2 GiB: x86_64 only
 # (the AArch64 kernel is built for 512 MiB of RAM).
 test-systems: $(SYSTEM_TESTS) test-system-large
 	tools/readme-app
 
+# The C ABI layer as a C toolchain takes it, per arch in target/c/ARCH/:
+# libshm.a and the generated libshm.h; then the C app compiled and linked
+# by Debian's gcc and ld against them (the images link the same C app
+# through cargo, apps/c-list/build.rs), with the flags of libshm/c/cflags/.
+c-cc = $(shell sed -n 1p libshm/c/cflags/$(1))
+c-flags = $(shell sed -n 2p libshm/c/cflags/$(1))
+c-ld = $(if $(filter aarch64,$(1)),aarch64-linux-gnu-ld,ld)
+c-lib: kernels
+	$(foreach a,$(QEMU_ARCHES),\
+	cargo build --release -p libshm-c --target $(call TRIPLE,$(a)) && mkdir -p target/c/$(a) && \
+	cp target/$(call TRIPLE,$(a))/release/libshm.a target/c/$(a)/ && \
+	cp "$$(ls -t target/$(call TRIPLE,$(a))/release/build/libshm-c-*/out/include/libshm.h | head -1)" target/c/$(a)/ && \
+	$(call c-cc,$(a)) $(call c-flags,$(a)) -I target/c/$(a) -c apps/c-list/src/main.c -o target/c/$(a)/c-list.o && \
+	$(call c-ld,$(a)) -static -nostdlib --gc-sections -T tools/sysbuild/src/program.ld \
+		target/c/$(a)/c-list.o target/c/$(a)/libshm.a -o target/c/$(a)/c-list.elf && \
+	echo "c-lib: target/c/$(a)/libshm.a and libshm.h; the C app linked by $(call c-ld,$(a)) against them" &&) true
+
 # test-system-ARCH-APP: boot apps/APP/system.toml on ARCH.
 system-arch = $(word 1,$(subst -, ,$(1)))
-system-app = $(word 2,$(subst -, ,$(1)))
+system-app = $(patsubst $(call system-arch,$(1))-%,%,$(1))
 test-system-%: kernels
 	$(call image,$(call system-arch,$*),root-task-image,apps/$(call system-app,$*)/system.toml,$(call system-app,$*))
 	$(call qemu-simulate,$(IMAGES)/$(call system-arch,$*)/$(call system-app,$*).elf,$(call system-arch,$*))

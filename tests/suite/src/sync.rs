@@ -7,10 +7,32 @@ use sel4::debug_println;
 use test_contract::*;
 
 /// The typed-data tests.
-pub const TESTS: [Test; 2] = [
+pub const TESTS: [Test; 3] = [
     ("a shared mutex contended by processes, its holder killed holding it: the count is exact", mutex),
     ("slice copies across a grow: a peer reads what the owner wrote at once; bad spans refused", slices),
+    ("a C app on libshm.h grows a list that Rust peers walk by its stored pointers", c_app),
 ];
+
+/// Rust peers of the C app (apps/c-list-reader).
+const C_READERS: u64 = 2;
+
+/// The C app (`apps/c-list`, compiled by gcc against the generated
+/// `libshm.h`) builds a linked list in an object it grows page by page;
+/// two Rust peers attach while it does and walk the list by the pointers
+/// stored in it; the C app then checks C's error cases (`MAP_FAILED`, -1
+/// and `errno`) and destroys the object. Each exits 0 only if all held.
+fn c_app(env: &mut Env) -> Check {
+    isolated(env, |env, m| {
+        let c = m.spawn_program(env, "c-list", "c-list", C_READERS, Ending::ExitsOk)?;
+        let r1 = m.spawn_program(env, "c-list-reader", "c-list-reader-1", 0, Ending::ExitsOk)?;
+        let r2 = m.spawn_program(env, "c-list-reader", "c-list-reader-2", 0, Ending::ExitsOk)?;
+        m.all_pass(env, &[c, r1, r2])?;
+        debug_println!(
+            "  C app: a list of 1000 nodes grown page by page in C, walked by {C_READERS} Rust peers"
+        );
+        Ok(())
+    })
+}
 
 /// [`MUTEX_WORKERS`] processes increment a count under one shared mutex;
 /// the victim, done, takes the lock once more and is killed holding it.

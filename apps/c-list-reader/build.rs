@@ -1,0 +1,5 @@
+//! Link at the address every spawned program lives at.
+
+fn main() {
+    sysbuild::program();
+}
