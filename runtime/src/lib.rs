@@ -27,6 +27,8 @@
 
 #![no_std]
 #![warn(missing_docs)]
+// The loader boundary: the entry point, the info page, the heap.
+#![allow(unsafe_code)]
 
 #[cfg(feature = "heap")]
 pub mod heap;

@@ -13,6 +13,8 @@
 //! [`Server::handle_message`]: vmm_server::Server::handle_message
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
+// The kernel boundary: its own heap and the seL4 implementation of the kernel trait.
+#![allow(unsafe_code)]
 
 #[cfg(target_os = "none")]
 mod heap;

@@ -7,7 +7,6 @@
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)]
 
 use core::sync::atomic::Ordering;
 use libshm::protocol::{Error, Prot};

@@ -3,6 +3,5 @@
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)]
 
 use shm as _;

@@ -3,7 +3,6 @@
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)]
 
 use libshm::layout::PAGE_SIZE;
 use libshm::protocol::{Mode, Prot};

@@ -6,7 +6,6 @@
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)]
 
 use libshm::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
 use libshm::protocol::{Mode, Prot};

@@ -14,7 +14,6 @@
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)]
 
 use core::sync::atomic::Ordering;
 use libshm::layout::PAGE_SIZE;

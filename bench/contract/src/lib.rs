@@ -12,6 +12,8 @@
 
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
+// The hardware boundary: the cycle counter.
+#![allow(unsafe_code)]
 
 use libshm::layout::{LARGE_PAGE_SIZE, PAGE_SIZE};
 use sel4::CPtr;

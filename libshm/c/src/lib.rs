@@ -16,6 +16,8 @@
 #![no_std]
 // pid_t and off_t: the C names.
 #![allow(non_camel_case_types)]
+// The C boundary: the exported calls, C strings, the app's main.
+#![allow(unsafe_code)]
 
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::sync::atomic::{AtomicI32, Ordering};

@@ -5,6 +5,8 @@
 
 #![no_std]
 #![no_main]
+// Tests of the kernel boundary itself: faults and raw invocations on purpose.
+#![allow(unsafe_code)]
 
 mod harness;
 mod hostile;

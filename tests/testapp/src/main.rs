@@ -5,6 +5,8 @@
 
 #![no_std]
 #![no_main]
+// Faults on purpose: reads of unmapped memory are the point of some tests.
+#![allow(unsafe_code)]
 
 mod exhaust;
 mod hostile;
