@@ -266,6 +266,12 @@ pub mod slots {
     pub const SERVICE: CPtr = 7;
     /// Slots the supervisor fills for tests (only where [`super::ProcessInfo::arg`] says so).
     pub const EXTRA: CPtr = 8;
+    /// A notification of its own: what it waits on to be woken by the
+    /// memory manager when an object it subscribed to changes.
+    pub const NOTIFICATION: CPtr = 9;
+    /// The badge of [`NOTIFICATION`]: the word a signal sets, so a poll
+    /// tells a signal from none.
+    pub const NOTIFICATION_BADGE: u64 = 1;
     /// First slot the process may use freely.
     pub const FIRST_FREE: CPtr = 16;
 }

@@ -44,7 +44,9 @@ use core::mem::size_of;
 use core::sync::atomic::{fence, Ordering};
 
 use crate::client::Ipc;
-use crate::header::{attached_in_word, Header, HeaderError, COUNTS_WORD_OFFSET, HEADER_BYTES, SIZE_OFFSET};
+use crate::header::{
+    attached_in_word, Header, HeaderError, COUNTS_WORD_OFFSET, HEADER_BYTES, ROOT_OFFSET, SIZE_OFFSET,
+};
 use crate::layout::{slots, PAGE_SIZE};
 use crate::mapped;
 pub use crate::mapped::Plain;
@@ -143,6 +145,25 @@ pub fn mmap_peer(
 /// ```
 pub fn munmap_peer(pid: Target, addr: u64, len: u64) -> Result<(), Error> {
     mm().munmap_peer(pid, addr, len)
+}
+
+/// What [`SharedObject::wait_for_change`] found: the object's size and
+/// root offset after the change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Its size (every page up to it is mapped here already).
+    pub size: u64,
+    /// Its root offset.
+    pub root: u64,
+}
+
+/// How long [`SharedObject::wait_for_change`] waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    /// Until a change comes (blocked in the kernel).
+    Never,
+    /// At most this many yields of the processor, polling between them.
+    Yields(u32),
 }
 
 /// A shared object this process is attached to: its address (the same in
@@ -667,6 +688,66 @@ impl SharedObject {
     pub fn store_release(&self, offset: u64, value: u64) {
         fence(Ordering::Release);
         self.store(offset, value);
+    }
+
+    /// Asks to be woken on every change of the object: after each grow,
+    /// shrink or `set_root` (by any process), once the change is mapped,
+    /// the memory manager signals this process's notification
+    /// (`layout::slots::NOTIFICATION`), without waiting for anyone, and
+    /// [`SharedObject::wait_for_change`] returns. One notification serves
+    /// all of a process's subscriptions, so a wake-up may be for another
+    /// object: look at what it returns. Detaching ends the subscription.
+    ///
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// use libshm::shm::Timeout;
+    /// table.subscribe()?;
+    /// if let Some(change) = table.wait_for_change(Timeout::Never) {
+    ///     let (size, root) = (change.size, change.root);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn subscribe(&self) -> Result<(), Error> {
+        Ipc::with_cap(slots::MEMORY_MANAGER, slots::NOTIFICATION).subscribe(self.id)
+    }
+
+    /// Waits until the memory manager signals a change (see
+    /// [`SharedObject::subscribe`]) or `timeout` passes; returns the
+    /// object's size and root then, or `None` if nothing came. Waiting
+    /// blocks in the kernel ([`Timeout::Never`]); seL4 5.0 (without MCS)
+    /// has no timed wait, so a bounded wait polls the notification between
+    /// yields ([`Timeout::Yields`]).
+    ///
+    /// ```no_run
+    /// # #![no_std]
+    /// # #![no_main]
+    /// # runtime::entry!(main);
+    /// # fn main(_: &runtime::ProcessInfo) -> i32 { example().map_or(1, |()| 0) }
+    /// # fn example() -> Result<(), libshm::protocol::Error> {
+    /// # let mut table = libshm::shm::SharedObject::open("table", libshm::protocol::Prot::ReadWrite)?;
+    /// use libshm::shm::Timeout;
+    /// let grown = table.wait_for_change(Timeout::Yields(1000)).is_some_and(|c| c.size > 8192);
+    /// # Ok(()) }
+    /// ```
+    pub fn wait_for_change(&mut self, timeout: Timeout) -> Option<Change> {
+        let signalled = match timeout {
+            Timeout::Never => {
+                sel4::wait(slots::NOTIFICATION);
+                true
+            }
+            Timeout::Yields(n) => (0..=n).any(|i| {
+                if i > 0 {
+                    sel4::yield_now();
+                }
+                sel4::nb_recv(slots::NOTIFICATION).1 & slots::NOTIFICATION_BADGE != 0
+            }),
+        };
+        signalled.then(|| Change { size: self.sync_size(), root: mapped::read(self.base + ROOT_OFFSET) })
     }
 
     /// A typed pointer to `offset` in this object: [`SharedPtr::from_offset`].

@@ -13,7 +13,7 @@ use libshm::layout::{
 };
 use libshm::protocol::NAME_MAX;
 use libshm::protocol::{Badge, Budget, TaskId};
-use sel4::cap_type::{AsidPool, CNode, Endpoint, Granule, Tcb, Untyped, VSpace};
+use sel4::cap_type::{AsidPool, CNode, Endpoint, Granule, Notification, Tcb, Untyped, VSpace};
 use sel4::{CPtr, Cap, CapRights, Error, FixedSizeObject, ObjectType, TcbConfig};
 
 /// The most app arenas a description may ask for (the tables are this big;
@@ -387,6 +387,12 @@ fn build(
     if let Some(mm) = spec.memory_manager {
         mint_badged(slots::MEMORY_MANAGER, mm, badge)?;
     }
+    // Its own notification, to wait on (the memory manager signals it on a
+    // change of an object it subscribed to).
+    let note = b.alloc::<Notification>()?;
+    let badged = sel4::badge_cap_data(slots::NOTIFICATION_BADGE);
+    own(slots::NOTIFICATION).mint(root.slot(note.cptr()), CapRights::ALL, badged)?;
+    b.park(note.cptr())?;
     if let Some(serve) = spec.serve {
         own(slots::SERVICE).copy(root.slot(serve.service.cptr()), CapRights::ALL)?;
         for i in 0..serve.untyped_count as CPtr {

@@ -123,6 +123,11 @@ pub fn check(server: &Server<FakeKernel>, total: u64) -> Result<(), String> {
             ensure!(a.rights != Prot::None || runs.is_empty(), "{id:?}: PROT_NONE with pages pending");
             // A run of pending frames is a record its holder pays for.
             add(&mut charged, a.task.pid(), 0, 0, 0, a.pending.runs());
+            // A subscriber's notification cap: a slot it pays for.
+            if let Some(n) = a.subscriber {
+                expected_caps.insert(n);
+                add(&mut charged, a.task.pid(), 0, 0, 1, 0);
+            }
             for (i, m) in a.maps.iter() {
                 let f =
                     o.frames.get(i).ok_or_else(|| format!("{id:?}: mapping of frame {i} past the end"))?;

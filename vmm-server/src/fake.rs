@@ -77,6 +77,8 @@ enum Kind {
     VSpace,
     /// A structure the root task made (not paid from the server's pool).
     Foreign(TableLevel),
+    /// A notification (a subscriber's).
+    Notification,
     /// Any other object a process holds (an endpoint, a TCB, a CNode),
     /// which a hostile message may carry where a VSpace belongs.
     Other,
@@ -181,6 +183,11 @@ pub struct FakeKernel {
     calls: u64,
     /// The most caps that may be live at once (the server's CNode slots).
     slots: usize,
+    /// Every notification cap handed out (kept after deletion) and the
+    /// signals each notification got (kept out of snapshots: a failed
+    /// request signals nobody anyway).
+    notifications: BTreeMap<FakeCap, ObjId>,
+    signalled: BTreeMap<ObjId, u64>,
 }
 
 impl FakeKernel {
@@ -202,6 +209,8 @@ impl FakeKernel {
             inject: None,
             calls: 0,
             slots: usize::MAX,
+            notifications: BTreeMap::new(),
+            signalled: BTreeMap::new(),
         }
     }
 
@@ -327,6 +336,34 @@ impl FakeKernel {
         let cap = self.new_cap(CapRec { obj: vs, parent: None, mapped: None });
         self.vspaces.insert(cap, vs);
         cap
+    }
+
+    /// A cap to a new notification, as a process sends one to subscribe.
+    ///
+    /// ```
+    /// let mut k = vmm_server::fake::FakeKernel::new(0);
+    /// let n = k.new_notification();
+    /// assert_eq!(k.signals(n), 0);
+    /// ```
+    pub fn new_notification(&mut self) -> FakeCap {
+        let obj = self.new_obj(Kind::Notification);
+        let cap = self.new_cap(CapRec { obj, parent: None, mapped: None });
+        self.notifications.insert(cap, obj);
+        cap
+    }
+
+    /// How often the notification `cap` was made for was signalled (even
+    /// after the cap is gone).
+    ///
+    /// ```
+    /// use vmm_server::Kernel;
+    /// let mut k = vmm_server::fake::FakeKernel::new(0);
+    /// let n = k.new_notification();
+    /// k.signal(n);
+    /// assert_eq!(k.signals(n), 1);
+    /// ```
+    pub fn signals(&self, cap: FakeCap) -> u64 {
+        self.notifications.get(&cap).and_then(|o| self.signalled.get(o)).copied().unwrap_or(0)
     }
 
     /// A cap to an object that is neither a frame, a paging structure nor a
@@ -555,7 +592,7 @@ impl FakeKernel {
         let obj = &self.objs[&rec.obj];
         match obj.kind {
             // The process's own thread still holds its VSpace.
-            Kind::VSpace | Kind::Foreign(_) | Kind::Other => return,
+            Kind::VSpace | Kind::Foreign(_) | Kind::Other | Kind::Notification => return,
             Kind::Table(level) => {
                 if let Some((vs, va)) = obj.mapped_at {
                     let space = self.spaces.get_mut(&vs).expect("space");
@@ -575,7 +612,7 @@ impl FakeKernel {
         self.free += match kind {
             Kind::Frame(s) => ObjectKind::Frame(s).bytes(),
             Kind::Table(l) => ObjectKind::Table(l).bytes(),
-            Kind::VSpace | Kind::Foreign(_) | Kind::Other => 0,
+            Kind::VSpace | Kind::Foreign(_) | Kind::Other | Kind::Notification => 0,
         };
     }
 }
@@ -699,6 +736,13 @@ impl Kernel for FakeKernel {
     fn delete(&mut self, cap: FakeCap) {
         kernel_work!();
         self.remove_cap(cap);
+    }
+
+    fn signal(&mut self, cap: FakeCap) {
+        kernel_work!();
+        if let Ok((rec, Kind::Notification)) = self.cap(cap) {
+            *self.signalled.entry(rec.obj).or_insert(0) += 1;
+        }
     }
 
     fn revoke(&mut self, frame: FakeCap) {

@@ -180,6 +180,11 @@ pub trait Kernel {
     /// every VSpace, in one step; `frame` itself stays.
     fn revoke(&mut self, frame: Self::Cap);
 
+    /// Signals the notification `cap` names (a subscriber's), never
+    /// blocking; a cap of any other kind gets an empty message that does
+    /// nothing (a client may send any cap as its notification).
+    fn signal(&mut self, cap: Self::Cap);
+
     /// Writes `bytes` into a frame at `offset` (within the frame).
     fn write_frame(&mut self, frame: Self::Cap, offset: u64, bytes: &[u8]);
 

@@ -277,6 +277,13 @@ impl Kernel for Sel4Kernel {
         self.pool.slots_mut().give(cap);
     }
 
+    fn signal(&mut self, cap: Slot) {
+        // Non-blocking whatever the cap is: on a notification a signal, on
+        // an endpoint a message dropped if nobody waits, on anything else
+        // an invalid (label 0) invocation whose error goes nowhere.
+        sel4::nb_send(cap, sel4::MessageInfo::new(0, 0, 0, 0));
+    }
+
     fn revoke(&mut self, frame: Slot) {
         self.unmap_copies(frame);
         report(cnode().slot(frame).revoke(), "revoke", frame);

@@ -81,6 +81,9 @@ impl Kernel for Metered {
     fn delete(&mut self, cap: FakeCap) {
         kernel(|| self.0.delete(cap))
     }
+    fn signal(&mut self, cap: FakeCap) {
+        kernel(|| self.0.signal(cap))
+    }
     fn revoke(&mut self, frame: FakeCap) {
         kernel(|| self.0.revoke(frame))
     }

@@ -641,6 +641,7 @@ protocol! {
     ///     # fn attach_lazy(&mut self, _: TaskId, _: ObjectId, _: Prot) -> Result<AttachInfo, Error> { Err(Error::NotPermitted) }
     ///     # fn register_process(&mut self, _: (), _: TaskId, _: Option<Name>, _: Budget) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     # fn server_stats(&mut self, _: TaskId) -> Result<ServerStats, Error> { Err(Error::NotPermitted) }
+    ///     # fn subscribe(&mut self, _: TaskId, _: ObjectId) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     # fn unregister_process(&mut self, _: (), _: TaskId) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     # fn resolve_fault(&mut self, _: (), _: TaskId, _: u64, _: bool) -> Result<FaultOutcome, Error> { Err(Error::NotPermitted) }
     /// }
@@ -806,6 +807,19 @@ protocol! {
     /// How much of its heap and cap slots the memory manager uses, now and
     /// at most.
     ServerStats = 16, fn server_stats, from Process, caps 0 {} -> ServerStats;
+
+    /// Be woken on a change of an object this process is attached to:
+    /// exactly one cap travels with the message, a notification (the
+    /// process's own, `layout::slots::NOTIFICATION`). After every grow,
+    /// shrink and `set_root` of the object, once the change is mapped and
+    /// before the call returns, the memory manager signals it; signalling
+    /// never blocks, so a subscriber that never waits costs nobody
+    /// anything. A new subscription replaces the old; detaching ends it.
+    /// It costs the subscriber a cap slot of its budget.
+    Subscribe = 17, fn subscribe, from Process, caps 1 {
+        /// The object to be woken on changes of.
+        object: ObjectId,
+    } -> ();
 
     /// Supervisor only: register a process. Exactly one cap (its VSpace root)
     /// must travel with the message.

@@ -232,7 +232,35 @@ pub enum Behaviour {
     /// once (no refresh), and be refused past the end, misaligned and in
     /// the header page.
     SlicePeer = 87,
+    /// Create [`NOTIFY_OBJECT`], report [`Report::Ready`]; once every
+    /// subscriber (the stuck one too) is ready, [`NOTIFY_ROUNDS`] times
+    /// grow it a page and wait until each live subscriber has acknowledged
+    /// its wake-up; then set the root and wait likewise.
+    NotifyOwner = 88,
+    /// Attach, subscribe, count itself ready; each round wait for the
+    /// change (bounded) and check it shows the round's size, then
+    /// acknowledge; last, the root.
+    NotifySubscriber = 89,
+    /// Attach, subscribe, count itself ready, and never wait: spin until
+    /// killed.
+    NotifyStuck = 90,
 }
+
+/// The notification test's object; its ready counter at
+/// [`NOTIFY_READY`], its acknowledgement counter at [`NOTIFY_ACKS`].
+pub const NOTIFY_OBJECT: &str = "notify";
+/// Its size before the first grow.
+pub const NOTIFY_FROM: u64 = 2 * PAGE;
+/// Grows, a page each.
+pub const NOTIFY_ROUNDS: u64 = 20;
+/// Subscribers that wait (the stuck one besides).
+pub const NOTIFY_SUBSCRIBERS: u64 = 3;
+/// Offset of the count of subscribers ready.
+pub const NOTIFY_READY: u64 = PAGE;
+/// Offset of the count of wake-ups acknowledged.
+pub const NOTIFY_ACKS: u64 = PAGE + 64;
+/// The root the owner sets last.
+pub const NOTIFY_ROOT: u64 = PAGE + 128;
 
 /// The shared-mutex test's object: the mutex over a `u64` count at
 /// [`MUTEX_AT`], the takeover counter at [`MUTEX_RECOVERED`], the done
@@ -309,7 +337,7 @@ pub const STORM_RESTARTS: u32 = (1 << libshm::protocol::GENERATION_BITS) + 1;
 
 impl Behaviour {
     /// Every behaviour.
-    pub const ALL: [Behaviour; 52] = [
+    pub const ALL: [Behaviour; 55] = [
         Behaviour::Ping,
         Behaviour::Crash,
         Behaviour::CapAbuse,
@@ -362,6 +390,9 @@ impl Behaviour {
         Behaviour::MutexWorker,
         Behaviour::SliceOwner,
         Behaviour::SlicePeer,
+        Behaviour::NotifyOwner,
+        Behaviour::NotifySubscriber,
+        Behaviour::NotifyStuck,
     ];
 
     /// The `arg` for this behaviour with no parameter.

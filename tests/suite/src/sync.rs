@@ -7,11 +7,39 @@ use sel4::debug_println;
 use test_contract::*;
 
 /// The typed-data tests.
-pub const TESTS: [Test; 3] = [
+pub const TESTS: [Test; 4] = [
     ("a shared mutex contended by processes, its holder killed holding it: the count is exact", mutex),
     ("slice copies across a grow: a peer reads what the owner wrote at once; bad spans refused", slices),
     ("a C app on libshm.h grows a list that Rust peers walk by its stored pointers", c_app),
+    ("subscribers are woken on every grow and set_root, a stuck subscriber present", subscribers),
 ];
+
+/// The owner grows its object a page at a time; each of the subscribers
+/// is woken by each grow (its wait returns the new size, the page already
+/// mapped) while a subscriber that never waits is there too; then by a
+/// `set_root`. The memory manager signals and goes on: nobody waits for
+/// anybody but the test's own acknowledgements, which the owner counts.
+fn subscribers(env: &mut Env) -> Check {
+    isolated(env, |env, m| {
+        let owner = m.spawn(env, "notify-owner", Behaviour::NotifyOwner.arg(), Ending::Pass)?;
+        m.expect_report(env, owner, Report::Ready.value(), "the owner gets ready")?;
+        let stuck = m.spawn(env, "notify-stuck", Behaviour::NotifyStuck.arg(), Ending::Pass)?;
+        let mut all = [owner; NOTIFY_SUBSCRIBERS as usize + 1];
+        for s in all[1..].iter_mut() {
+            *s = m.spawn(env, "notify-subscriber", Behaviour::NotifySubscriber.arg(), Ending::Pass)?;
+        }
+        // The subscribers end; the owner waits until it is alone, so the
+        // stuck one (still there, never having waited) goes last.
+        m.all_pass(env, &all[1..])?;
+        ensure(env.sup.kill(&mut env.objs, stuck), "the stuck subscriber is still there")?;
+        m.all_pass(env, &all[..1])?;
+        debug_println!(
+            "  subscribers: {NOTIFY_SUBSCRIBERS} woken on each of {NOTIFY_ROUNDS} grows and a set_root, \
+             a stuck subscriber present, no acknowledgement waited for by the server"
+        );
+        Ok(())
+    })
+}
 
 /// Rust peers of the C app (apps/c-list-reader).
 const C_READERS: u64 = 2;

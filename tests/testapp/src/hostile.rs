@@ -505,7 +505,7 @@ fn messages(a: &mut Attack, own: &ObjectInfo) -> Outcome {
     a.raw(Op::Stat.label(), short, LENGTH_FIELD_MAX, Error::LongMessage, "a length beyond the IPC buffer")?;
     for label in [
         0,
-        Op::ServerStats.label() + 1,
+        Op::Subscribe.label() + 1,
         Op::RegisterProcess.label() - 1,
         Op::ResolveFault.label() + 1,
         MAX_LABEL,

@@ -3,9 +3,10 @@
 
 use core::sync::atomic::Ordering;
 
+use libshm::layout::PAGE_SIZE as PAGE;
 use libshm::pool::PoolError;
 use libshm::protocol::{Mode, Prot};
-use libshm::shm::SharedObject;
+use libshm::shm::{SharedObject, Timeout};
 use libshm::sync::{SharedAtomicU64, SharedMutex};
 use runtime::supervisor;
 use runtime::ProcessInfo;
@@ -19,6 +20,9 @@ pub fn run(info: &ProcessInfo) -> Option<Outcome> {
         Some(Behaviour::MutexWorker) => mutex_worker(param(info.arg)),
         Some(Behaviour::SliceOwner) => slice_owner(),
         Some(Behaviour::SlicePeer) => slice_peer(),
+        Some(Behaviour::NotifyOwner) => notify_owner(),
+        Some(Behaviour::NotifySubscriber) => notify_subscriber(),
+        Some(Behaviour::NotifyStuck) => notify_stuck(),
         _ => return None,
     })
 }
@@ -136,4 +140,64 @@ fn slice_peer() -> Outcome {
         refused(obj.write_from(SLICE_TO, b"x"), PoolError::OutOfBounds, "a write past the end")
     })();
     leave(obj, outcome)
+}
+
+/// Yields a subscriber waits for one change at most.
+const NOTIFY_PATIENCE: u32 = 200_000;
+
+fn notify_owner() -> Outcome {
+    let mut obj = expect(
+        SharedObject::create(NOTIFY_OBJECT, Mode::Peer, NOTIFY_FROM, 64 * PAGE, Prot::ReadWrite),
+        "create the notify object",
+    )?;
+    supervisor::report(Report::Ready.value());
+    let outcome = (|| {
+        let (ready, acks) = (counter(&obj, NOTIFY_READY), counter(&obj, NOTIFY_ACKS));
+        let all = NOTIFY_SUBSCRIBERS + 1;
+        check(poll(|| ready.load(Ordering::Acquire) == all), "every subscriber subscribes")?;
+        for round in 1..=NOTIFY_ROUNDS {
+            expect(obj.grow(NOTIFY_FROM + round * PAGE), "grow with subscribers")?;
+            let want = round * NOTIFY_SUBSCRIBERS;
+            check(poll(|| acks.load(Ordering::Acquire) == want), "each subscriber is woken by the grow")?;
+        }
+        expect(obj.set_root(NOTIFY_ROOT), "set the root")?;
+        let want = (NOTIFY_ROUNDS + 1) * NOTIFY_SUBSCRIBERS;
+        check(poll(|| acks.load(Ordering::Acquire) == want), "each subscriber is woken by set_root")
+    })();
+    // The stuck subscriber is killed by the suite, then the others leave.
+    finish(obj, outcome, |_| Ok(()))
+}
+
+fn subscribe_to_notify() -> Result<SharedObject, &'static str> {
+    let obj = expect(SharedObject::open(NOTIFY_OBJECT, Prot::ReadWrite), "attach to the notify object")?;
+    expect(obj.subscribe(), "subscribe")?;
+    counter(&obj, NOTIFY_READY).fetch_add(1, Ordering::Release);
+    Ok(obj)
+}
+
+fn notify_subscriber() -> Outcome {
+    let mut obj = subscribe_to_notify()?;
+    let acks = counter(&obj, NOTIFY_ACKS);
+    let outcome = (|| {
+        for round in 1..=NOTIFY_ROUNDS {
+            let change = obj.wait_for_change(Timeout::Yields(NOTIFY_PATIENCE));
+            let size = NOTIFY_FROM + round * PAGE;
+            check(change.is_some_and(|c| c.size == size), "woken by the grow, its pages mapped")?;
+            // The new page is mapped here already: touch it.
+            check(obj.load(size - 8) == 0, "the new page reads as zero")?;
+            acks.fetch_add(1, Ordering::Release);
+        }
+        let change = obj.wait_for_change(Timeout::Yields(NOTIFY_PATIENCE));
+        check(change.is_some_and(|c| c.root == NOTIFY_ROOT), "woken by set_root with the root")?;
+        acks.fetch_add(1, Ordering::Release);
+        Ok(())
+    })();
+    leave(obj, outcome)
+}
+
+fn notify_stuck() -> Outcome {
+    let _obj = subscribe_to_notify()?;
+    loop {
+        sel4::yield_now();
+    }
 }

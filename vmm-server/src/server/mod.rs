@@ -479,6 +479,10 @@ impl<K: Kernel> Handler for Serving<'_, K> {
         self.server.destroy(who, object)
     }
 
+    fn subscribe(&mut self, who: TaskId, object: ObjectId) -> Result<(), Error> {
+        self.server.subscribe(who, object, self.cap)
+    }
+
     fn server_stats(&mut self, _: TaskId) -> Result<ServerStats, Error> {
         Ok(self.server.kernel.stats())
     }

@@ -154,7 +154,8 @@ impl<K: Kernel> Server<K> {
         let mut maps = Vec::new();
         let acquired = (|| -> Result<Attachment<K::Cap>, Error> {
             let pending = Runs::of(rest)?;
-            let mut att = Attachment { task: who, rights: prot, maps: VecMap::new(), pending };
+            let mut att =
+                Attachment { task: who, rights: prot, maps: VecMap::new(), pending, subscriber: None };
             let (mut m, objects) = self.mapper();
             let o = objects.get(&id).ok_or(Error::UnknownObject)?;
             m.ledger.charge(&mut txn, who.pid(), Usage::held(runs))?;
@@ -195,6 +196,10 @@ impl<K: Kernel> Server<K> {
             budget::credit_mapping(usage, task.pid(), &m);
         }
         budget::credit(usage, task.pid(), Usage::held(att.pending.runs()));
+        if let Some(n) = att.subscriber {
+            self.kernel.delete(n);
+            budget::credit(usage, task.pid(), Usage::COPY);
+        }
         if let Some(p) = procs.get_mut(&task.pid()) {
             release_tables(&mut self.kernel, p, usage, range, |_| false);
         }
@@ -301,6 +306,7 @@ impl<K: Kernel> Server<K> {
         }
         o.size = new_size;
         self.write_header(id);
+        self.notify(id);
         Ok(new_size)
     }
 
@@ -343,6 +349,7 @@ impl<K: Kernel> Server<K> {
             }
         }
         self.write_header(id);
+        self.notify(id);
         Ok(new_size)
     }
 
@@ -356,6 +363,38 @@ impl<K: Kernel> Server<K> {
             o.root = offset;
         }
         self.write_header(id);
+        self.notify(id);
+        Ok(())
+    }
+
+    /// Signals every subscriber of `id`: the change is mapped and in the
+    /// header. Never blocks (see [`Kernel::signal`]).
+    fn notify(&mut self, id: ObjectId) {
+        if let Some(o) = self.state.objects.get(&id) {
+            for n in o.attachments.iter().filter_map(|a| a.subscriber) {
+                self.kernel.signal(n);
+            }
+        }
+    }
+
+    /// `who` is signalled on every change of `id` through `cap` (taken from
+    /// the message), in place of any notification it gave before.
+    pub(super) fn subscribe(
+        &mut self,
+        who: TaskId,
+        id: ObjectId,
+        cap: &mut Option<K::Cap>,
+    ) -> Result<(), Error> {
+        let i = self.object(id)?.position(who).ok_or(Error::NotAttached)?;
+        let mut txn = Txn::new();
+        budget::charge(&mut self.state.usage, &self.state.budgets, &mut txn, who.pid(), Usage::COPY)?;
+        let (Some(new), Some(o)) = (cap.take(), self.state.objects.get_mut(&id)) else {
+            return self.rollback(txn, Error::WrongCaps);
+        };
+        if let Some(old) = o.attachments[i].subscriber.replace(new) {
+            self.kernel.delete(old);
+            budget::credit(&mut self.state.usage, who.pid(), Usage::COPY);
+        }
         Ok(())
     }
 

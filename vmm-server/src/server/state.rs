@@ -51,12 +51,15 @@ pub(crate) struct Attachment<C> {
     /// mapped on first touch. `munmap_peer` and shrink take frames out, so a
     /// page removed on purpose is never repaired.
     pub pending: Runs,
+    /// The notification it asked to be signalled on with on every change
+    /// (its cap, charged to it as a slot).
+    pub subscriber: Option<C>,
 }
 
 impl<C> Attachment<C> {
     /// A new attachment with nothing mapped or pending.
     pub fn new(task: TaskId, rights: Prot) -> Self {
-        Attachment { task, rights, maps: VecMap::new(), pending: Runs::new() }
+        Attachment { task, rights, maps: VecMap::new(), pending: Runs::new(), subscriber: None }
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::fake::Fault;
+use crate::fake::{FakeCap, Fault};
 use crate::{FaultOutcome, FaultReason, PageSize};
 use libshm::header::{Header, HEADER_BYTES};
 use libshm::layout::{LARGE_PAGE_SIZE, MAX_OBJECT_SIZE, WINDOW_BASE, WINDOW_END, WINDOW_SIZE};
@@ -771,4 +771,61 @@ fn lazy_attach_maps_on_first_touch() {
     words[len - 1] = 2;
     assert_eq!(Request::decode(label, &words[..len]), Err(Error::BadValue));
     w.kill(C);
+}
+
+/// Sends `req` from `pid` with `cap`, checking the invariants after.
+fn req_with(w: &mut World, pid: Pid, req: Request, cap: FakeCap) -> Result<Reply, Error> {
+    let badge = Badge::Process(w.tasks[&pid]).encode();
+    let r = w.raw(badge, req, Some(cap));
+    w.check();
+    r
+}
+
+/// Subscribers are signalled once per grow, shrink and set_root, after
+/// the change; a failed change, a replaced or ended subscription, or a
+/// process that never subscribed gets nothing; the cap is charged.
+#[test]
+fn subscribers_are_signalled_on_every_change() {
+    let mut w = World::new(64 * MIB);
+    for pid in [1, 2, 3, 4] {
+        w.spawn(pid, None);
+    }
+    let o = w.create(1, "watched", Mode::Peer, 2 * PAGE, 64 * PAGE);
+    for pid in [1, 2, 3] {
+        w.attach(pid, o.id, Prot::ReadWrite).unwrap();
+    }
+    let subscribe = Request::Subscribe { object: o.id };
+    // (Each made just before it is sent: the checker counts every cap.)
+    let slots = w.s.usage(2).1;
+    let n2 = w.s.kernel_mut().new_notification();
+    assert_eq!(req_with(&mut w, 2, subscribe, n2), Ok(Reply::Subscribe(())));
+    assert_eq!(w.s.usage(2).1, slots + 1, "the subscription costs a slot");
+    let n3 = w.s.kernel_mut().new_notification();
+    assert_eq!(req_with(&mut w, 3, subscribe, n3), Ok(Reply::Subscribe(())));
+    let count = |w: &World| (w.s.kernel().signals(n2), w.s.kernel().signals(n3));
+
+    grow(&mut w, 1, o.id, 4 * PAGE).unwrap();
+    assert_eq!(count(&w), (1, 1));
+    assert_eq!(grow(&mut w, 1, o.id, 4 * PAGE), Err(Error::NotGrowing));
+    assert_eq!(count(&w), (1, 1), "a refused grow signals nobody");
+    w.req(1, Request::Shrink { object: o.id, new_size: 3 * PAGE }).unwrap();
+    w.req(1, Request::SetRoot { object: o.id, offset: PAGE }).unwrap();
+    assert_eq!(count(&w), (3, 3));
+
+    // A new subscription replaces the old one (whose cap goes).
+    let before = w.s.usage(2).1;
+    let n2b = w.s.kernel_mut().new_notification();
+    req_with(&mut w, 2, subscribe, n2b).unwrap();
+    assert_eq!(w.s.usage(2).1, before, "the old subscription's slot is given back");
+    grow(&mut w, 1, o.id, 5 * PAGE).unwrap();
+    assert_eq!((count(&w), w.s.kernel().signals(n2b)), ((3, 4), 1));
+    // Detaching ends it.
+    w.req(3, Request::Detach { object: o.id }).unwrap();
+    grow(&mut w, 1, o.id, 6 * PAGE).unwrap();
+    assert_eq!(count(&w).1, 4);
+
+    // Only an attached process may subscribe, and only with a cap.
+    let n4 = w.s.kernel_mut().new_notification();
+    assert_eq!(req_with(&mut w, 4, subscribe, n4), Err(Error::NotAttached));
+    assert_eq!(w.req(2, subscribe), Err(Error::WrongCaps));
 }
