@@ -596,10 +596,17 @@ impl SharedObject {
     /// The address of the word at `offset` for a store: as
     /// [`SharedObject::word_addr`], and writable by this process.
     fn writable_word_addr(&self, offset: u64) -> Result<u64, PoolError> {
+        self.may_write(offset)?;
+        self.word_addr(offset)
+    }
+
+    /// Whether this process may store at `offset`: not in the header page
+    /// (the server's alone), and only with write rights.
+    pub(crate) fn may_write(&self, offset: u64) -> Result<(), PoolError> {
         if !self.prot.writable() || offset < PAGE_SIZE {
             return Err(PoolError::ReadOnly);
         }
-        self.word_addr(offset)
+        Ok(())
     }
 
     /// Reads the word at `offset` (volatile).
@@ -827,9 +834,7 @@ impl SharedObject {
     /// # Ok(()) }
     /// ```
     pub fn write_from<T: Plain>(&self, offset: u64, src: &[T]) -> Result<(), PoolError> {
-        if !self.prot.writable() || offset < PAGE_SIZE {
-            return Err(PoolError::ReadOnly);
-        }
+        self.may_write(offset)?;
         let at = self.span::<T>(offset, src.len())?;
         let step = size_of::<T>() as u64;
         for (i, v) in src.iter().enumerate() {

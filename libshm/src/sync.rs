@@ -314,9 +314,7 @@ impl<T: Plain> SharedMutex<T> {
         if !offset.is_multiple_of(Self::DATA_OFFSET) {
             return Err(PoolError::Unaligned);
         }
-        if !object.prot().writable() || offset < crate::layout::PAGE_SIZE {
-            return Err(PoolError::ReadOnly);
-        }
+        object.may_write(offset)?;
         match offset.checked_add(Self::SIZE) {
             Some(end) if end <= object.size() => Ok(SharedMutex {
                 base: object.base(),

@@ -170,7 +170,7 @@ impl Cast {
         restarts: u32,
         ending: Ending,
     ) -> Result<TaskId, Failure> {
-        self.enlist(ending, || spawned(env.sup.spawn(&mut env.objs, TEST_PROGRAM, name, arg, restarts)))
+        self.spawn_as(env, TEST_PROGRAM, name, arg, restarts, ending)
     }
 
     /// Spawn `program` (one the suite's image embeds) as `name` with `arg`.
@@ -182,7 +182,19 @@ impl Cast {
         arg: u64,
         ending: Ending,
     ) -> Result<TaskId, Failure> {
-        self.enlist(ending, || spawned(env.sup.spawn(&mut env.objs, program, name, arg, 0)))
+        self.spawn_as(env, program, name, arg, 0, ending)
+    }
+
+    fn spawn_as(
+        &mut self,
+        env: &mut Env,
+        program: &'static str,
+        name: &'static str,
+        arg: u64,
+        restarts: u32,
+        ending: Ending,
+    ) -> Result<TaskId, Failure> {
+        self.enlist(ending, || spawned(env.sup.spawn(&mut env.objs, program, name, arg, restarts)))
     }
 
     /// Spawns with `spawn` into a free place of the cast.

@@ -7,6 +7,21 @@
 
 use super::*;
 
+/// The frames an `mmap_peer` maps: the header page (for a new attachment)
+/// and those of `range` the attachment does not map yet; none for
+/// `PROT_NONE`.
+fn to_map<C: Copy>(
+    header: Option<usize>,
+    range: core::ops::Range<usize>,
+    att: Option<&Attachment<C>>,
+    prot: Prot,
+) -> impl Iterator<Item = usize> + Clone + '_ {
+    header
+        .into_iter()
+        .chain(range)
+        .filter(move |&i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(&i)))
+}
+
 /// An attachment with something in a range, and its frames there.
 type Unmapping<'a, C> = Option<(&'a Attachment<C>, core::ops::Range<usize>)>;
 
@@ -59,17 +74,13 @@ impl<K: Kernel> Server<K> {
         // Pages already mapped keep their mapping (and rights); a new
         // attachment also gets the header page; PROT_NONE maps nothing.
         let header = (att.is_none() && range.start > 0).then_some(0);
-        let todo = header
-            .into_iter()
-            .chain(range.clone())
-            .filter(move |&i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(&i)));
         // What it maps is no longer pending: that may split a run.
         let runs = match att {
             Some(a) if prot != Prot::None => (a.pending.runs(), a.pending.runs_after_remove(range.clone())),
             Some(a) => (a.pending.runs(), a.pending.runs()),
             None => (0, 0),
         };
-        let more = todo.clone().count() + runs.1.saturating_sub(runs.0) as usize;
+        let more = to_map(header, range.clone(), att, prot).count() + runs.1.saturating_sub(runs.0) as usize;
         self.check_mappings(target.pid(), more)?;
 
         let base = o.base;
@@ -80,11 +91,7 @@ impl<K: Kernel> Server<K> {
             let (mut m, objects) = self.mapper();
             let o = objects.get(&id).ok_or(Error::UnknownObject)?;
             let att = o.attachment(target);
-            let todo = header
-                .into_iter()
-                .chain(range.clone())
-                .filter(|&i| prot != Prot::None && att.is_none_or(|a| !a.maps.contains_key(&i)))
-                .map(|i| (i, &o.frames[i]));
+            let todo = to_map(header, range.clone(), att, prot).map(|i| (i, &o.frames[i]));
             m.map_frames(&mut txn, target.pid(), base, todo, prot, who.pid(), &mut maps)?;
             budget::grown(m.ledger.usage, m.ledger.budgets, &mut txn, target.pid(), runs)?;
             // Room for the records the commit adds.
