@@ -88,7 +88,7 @@ lint: kernels
 # The rustdoc an app author reads, as built for the bare-metal targets (where
 # libshm's seL4-only API exists), in target/<triple>/doc/. Any rustdoc warning
 # (a broken link, a bad code block) fails it.
-DOC_CRATES := sel4 libshm runtime vmm-server root-task
+DOC_CRATES := sel4 libshm libshm-c runtime vmm-server root-task
 doc: kernels
 	$(foreach a,$(QEMU_ARCHES),RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --target $(call TRIPLE,$(a)) $(addprefix -p ,$(DOC_CRATES)) &&) true
 	@echo "make doc: open target/x86_64-unknown-none/doc/libshm/index.html"
@@ -114,7 +114,8 @@ test-systems: $(SYSTEM_TESTS) test-system-large
 	tools/readme-app
 
 # The C ABI layer as a C toolchain takes it, per arch in target/c/ARCH/:
-# libshm.a and the generated libshm.h; then the C app compiled and linked
+# libshm.a and the generated libshm.h; the C examples of its documentation
+# compiled against that header; then the C app compiled and linked
 # by Debian's gcc and ld against them (the images link the same C app
 # through cargo, apps/c-list/build.rs), with the flags of libshm/c/cflags/.
 c-cc = $(shell sed -n 1p libshm/c/cflags/$(1))
@@ -125,6 +126,7 @@ c-lib: kernels
 	cargo build --release -p libshm-c --target $(call TRIPLE,$(a)) && mkdir -p target/c/$(a) && \
 	cp target/$(call TRIPLE,$(a))/release/libshm.a target/c/$(a)/ && \
 	cp "$$(ls -t target/$(call TRIPLE,$(a))/release/build/libshm-c-*/out/include/libshm.h | head -1)" target/c/$(a)/ && \
+	tools/c-doc-examples $(a) target/c/$(a) && \
 	$(call c-cc,$(a)) $(call c-flags,$(a)) -I target/c/$(a) -c apps/c-list/src/main.c -o target/c/$(a)/c-list.o && \
 	$(call c-ld,$(a)) -static -nostdlib --gc-sections -T tools/sysbuild/src/program.ld \
 		target/c/$(a)/c-list.o target/c/$(a)/libshm.a -o target/c/$(a)/c-list.elf && \

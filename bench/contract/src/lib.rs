@@ -148,6 +148,10 @@ pub mod op {
     pub const STUCK: u64 = 5;
     /// Exit (no answer).
     pub const EXIT: u64 = 6;
+    /// Subscribe to [`super::OBJECT`]'s changes with the peer's own
+    /// notification (while attached; never waited on: the signals only
+    /// cost the grower).
+    pub const SUBSCRIBE: u64 = 7;
 }
 
 /// Answers of the peers (message labels, never 0: an empty `NBRecv` has
@@ -217,6 +221,12 @@ pub mod design {
     pub const MMAP_PEER_STUCK: &str = "mmap_peer_stuck";
     /// [`NOTIFY_ACK`] with one peer stuck: the time the others took.
     pub const NOTIFY_ACK_STUCK: &str = "notify_ack_stuck";
+    /// [`MMAP_PEER`] with every peer subscribed to the object's changes:
+    /// the grow also signals M notifications.
+    pub const MMAP_PEER_SUBSCRIBED: &str = "mmap_peer_subscribed";
+    /// [`MMAP_PEER_SUBSCRIBED`] with one subscriber stuck (never waiting on
+    /// its notification, deaf to commands).
+    pub const MMAP_PEER_SUBSCRIBED_STUCK: &str = "mmap_peer_subscribed_stuck";
 }
 
 /// The word the owner writes into the last new page of repeat `repeat` of a

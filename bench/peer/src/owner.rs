@@ -70,16 +70,11 @@ impl Owner {
         // A stuck size is measured right after the same size without, so
         // the memory manager's tables and heap are in the same state.
         self.round(op::ATTACH, [0, 0], all)?;
-        for k in PAGES {
-            let mut times = self.mmap_peer_times(all, BASE, k)?;
-            report(design::MMAP_PEER, m, k, &mut times);
-            if let Some(g) = stuck.filter(|_| STUCK_PAGES.contains(&k)) {
-                self.get_stuck(g)?;
-                let mut times = self.mmap_peer_times(g, BASE, k)?;
-                report(design::MMAP_PEER_STUCK, m, k, &mut times);
-                self.release()?;
-            }
-        }
+        self.mmap_peer_designs(m, all, stuck, [design::MMAP_PEER, design::MMAP_PEER_STUCK])?;
+        // The same attachments, now each subscribed (until the detach).
+        self.round(op::SUBSCRIBE, [0, 0], all)?;
+        let subscribed = [design::MMAP_PEER_SUBSCRIBED, design::MMAP_PEER_SUBSCRIBED_STUCK];
+        self.mmap_peer_designs(m, all, stuck, subscribed)?;
         expect(self.object.grow(LARGE_BASE), "grow to the 2 MiB-page start")?;
         let mut times = self.mmap_peer_times(all, LARGE_BASE, LARGE_PAGES)?;
         report(design::MMAP_PEER_2M, m, LARGE_PAGES, &mut times);
@@ -104,6 +99,22 @@ impl Owner {
             }
         }
         supervisor::report(Request::Floor(m).encode());
+        Ok(())
+    }
+
+    /// The grow at every size with the peers as they are, then with one
+    /// stuck where a stuck size is measured: `names` are the two designs.
+    fn mmap_peer_designs(&mut self, m: u16, all: Group, stuck: Option<Group>, names: [&str; 2]) -> Outcome {
+        for k in PAGES {
+            let mut times = self.mmap_peer_times(all, BASE, k)?;
+            report(names[0], m, k, &mut times);
+            if let Some(g) = stuck.filter(|_| STUCK_PAGES.contains(&k)) {
+                self.get_stuck(g)?;
+                let mut times = self.mmap_peer_times(g, BASE, k)?;
+                report(names[1], m, k, &mut times);
+                self.release()?;
+            }
+        }
         Ok(())
     }
 

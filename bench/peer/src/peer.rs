@@ -58,6 +58,7 @@ pub fn run(info: &ProcessInfo, index: u16) -> Outcome {
             op::STUCK => true,
             op::ATTACH => peer.attach(),
             op::DETACH => peer.attached.take().is_some_and(|o| o.detach().is_ok()),
+            op::SUBSCRIBE => peer.attached.as_ref().is_some_and(|o| o.subscribe().is_ok()),
             op::VERIFY => peer.verify(args[0], args[1]),
             op::MAP => peer.map(args[0], args[1]),
             _ => false,

@@ -130,6 +130,12 @@ pub fn targets(s: &[Sample]) -> Vec<Target> {
         ("mmap_peer", "floor", "mmap_peer / floor", 1.3),
         ("mmap_peer_2m", "floor_2m", "mmap_peer_2m / floor_2m", 1.3),
         ("mmap_peer_stuck", "mmap_peer", "stuck peer: mmap_peer_stuck / mmap_peer", STUCK_BOUND),
+        (
+            "mmap_peer_subscribed_stuck",
+            "mmap_peer_subscribed",
+            "stuck subscriber: mmap_peer_subscribed_stuck / mmap_peer_subscribed",
+            STUCK_BOUND,
+        ),
     ];
     for (design, base, what, bound) in pairs {
         let mut sizes: Vec<(u64, u64)> =
@@ -161,6 +167,7 @@ pub fn markdown(samples: &[Sample]) -> String {
             .map_or(String::new(), |b| format!("never finished: the others' time; stopped after {b}"));
         writeln!(out, "| {} | {} | {} | {} | {note} |", s.design, s.peers, s.pages, s.cycles).unwrap();
     }
+    out.push_str(&subscribers(samples));
     out.push_str("\n| target | ratio | bound | verdict |\n|---|---:|---:|---|\n");
     for t in targets(samples) {
         let ratio = t.ratio.map_or("-".into(), |r| format!("{r:.2}"));
@@ -168,6 +175,27 @@ pub fn markdown(samples: &[Sample]) -> String {
         writeln!(out, "| {} | {ratio} | {bound} | {} |", t.what, t.verdict()).unwrap();
     }
     out
+}
+
+/// What subscribers add to a grow: at each (M, K) measured both ways, the
+/// grow with M subscribed peers against the same grow without, and the
+/// cost per subscriber (one signal each). Empty if never measured.
+pub fn subscribers(samples: &[Sample]) -> String {
+    let mut rows = String::new();
+    for s in samples.iter().filter(|s| s.design == "mmap_peer_subscribed") {
+        let Some(plain) = cost(samples, "mmap_peer", s.peers, s.pages) else { continue };
+        let each = (s.cycles as f64 - plain as f64) / s.peers.max(1) as f64;
+        let ratio = s.cycles as f64 / plain.max(1) as f64;
+        writeln!(rows, "| {} | {} | {plain} | {} | {ratio:.3} | {each:.0} |", s.peers, s.pages, s.cycles)
+            .unwrap();
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    "\n| subscribers M | pages | mmap_peer | mmap_peer_subscribed | ratio | per subscriber |\n\
+     |---:|---:|---:|---:|---:|---:|\n"
+        .to_string()
+        + &rows
 }
 
 /// The results as CSV.
@@ -216,6 +244,17 @@ mod tests {
         let s = parse(LOG).unwrap();
         assert_eq!(csv(&s).lines().count(), 4);
         assert!(markdown(&s).contains("| notify_ack | 16 | 1 | 4000 |"));
+    }
+
+    #[test]
+    fn subscribers_are_compared_with_the_plain_grow() {
+        let s = parse(
+            "BENCH design=mmap_peer peers=4 pages=1 cycles=1000\n\
+             BENCH design=mmap_peer_subscribed peers=4 pages=1 cycles=1400\n",
+        )
+        .unwrap();
+        assert!(subscribers(&s).contains("| 4 | 1 | 1000 | 1400 | 1.400 | 100 |"), "{}", subscribers(&s));
+        assert_eq!(subscribers(&s[..1]), "");
     }
 
     #[test]

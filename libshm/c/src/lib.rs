@@ -12,6 +12,24 @@
 //!
 //! The `unsafe` here is the boundary with C: reading the strings C passes,
 //! and calling the app's `main`.
+//!
+//! Every call's documentation (here and in `libshm.h`) has a C example;
+//! `make c-lib` compiles each one against the generated header for both
+//! arches (`tools/c-doc-examples`), and checks that every public constant
+//! is used by one. A whole program:
+//!
+//! ```c
+//! int fd = shm_create("numbers", 2 * 4096, 64 * 4096, SHM_PEER);
+//! if (fd < 0)
+//!     return errno;
+//! uint64_t *numbers = (uint64_t *)((char *)shm_base(fd) + 4096);
+//! numbers[0] = 42;
+//! if (shm_set_root(fd, 4096) != 0 || shm_grow(fd, 3 * 4096) != 0)
+//!     return errno;
+//! /* Every attached process now sees three pages, and the root. */
+//! numbers[512] = 43;
+//! return shm_detach(fd);
+//! ```
 
 #![no_std]
 // pid_t and off_t: the C names.
@@ -29,8 +47,16 @@ use libshm::shm::SharedObject;
 use spin::Mutex;
 
 /// A process id, as C names it.
+///
+/// ```c
+/// pid_t me = shm_getpid();
+/// ```
 pub type pid_t = i32;
 /// An offset in an object, as C names it.
+///
+/// ```c
+/// off_t root = shm_root(shm_open("numbers", O_RDONLY));
+/// ```
 pub type off_t = i64;
 
 /// Pages may not be accessed (attached, nothing mapped).
@@ -90,25 +116,67 @@ pub const EFBIG: c_int = 27;
 /// A table is full.
 pub const ENOSPC: c_int = 28;
 
+/// No such operation (a memory manager older than this library).
+pub const ENOSYS: c_int = 38;
+/// A malformed (short) message.
+pub const EBADMSG: c_int = 74;
+/// A range whose end overflows.
+pub const EOVERFLOW: c_int = 75;
+/// A message too long.
+pub const EMSGSIZE: c_int = 90;
+/// A quota exceeded.
+pub const EDQUOT: c_int = 122;
+
+/// The C constant for `e`: the match is exhaustive, so every errno the
+/// memory manager can answer has a name in `libshm.h`.
+const fn c_errno(e: Errno) -> c_int {
+    match e {
+        Errno::EPERM => EPERM,
+        Errno::ENOENT => ENOENT,
+        Errno::ESRCH => ESRCH,
+        Errno::EIO => EIO,
+        Errno::ENXIO => ENXIO,
+        Errno::ENOMEM => ENOMEM,
+        Errno::EACCES => EACCES,
+        Errno::EFAULT => EFAULT,
+        Errno::EBUSY => EBUSY,
+        Errno::EEXIST => EEXIST,
+        Errno::EINVAL => EINVAL,
+        Errno::EFBIG => EFBIG,
+        Errno::ENOSPC => ENOSPC,
+        Errno::ENOSYS => ENOSYS,
+        Errno::EBADMSG => EBADMSG,
+        Errno::EOVERFLOW => EOVERFLOW,
+        Errno::EMSGSIZE => EMSGSIZE,
+        Errno::EDQUOT => EDQUOT,
+    }
+}
+
+// The C names carry the protocol's (POSIX's) values.
 const _: () = {
-    let same = [
-        (EPERM, Errno::EPERM),
-        (ENOENT, Errno::ENOENT),
-        (ESRCH, Errno::ESRCH),
-        (EIO, Errno::EIO),
-        (ENXIO, Errno::ENXIO),
-        (ENOMEM, Errno::ENOMEM),
-        (EACCES, Errno::EACCES),
-        (EFAULT, Errno::EFAULT),
-        (EBUSY, Errno::EBUSY),
-        (EEXIST, Errno::EEXIST),
-        (EINVAL, Errno::EINVAL),
-        (EFBIG, Errno::EFBIG),
-        (ENOSPC, Errno::ENOSPC),
+    let all = [
+        Errno::EPERM,
+        Errno::ENOENT,
+        Errno::ESRCH,
+        Errno::EIO,
+        Errno::ENXIO,
+        Errno::ENOMEM,
+        Errno::EACCES,
+        Errno::EFAULT,
+        Errno::EBUSY,
+        Errno::EEXIST,
+        Errno::EINVAL,
+        Errno::EFBIG,
+        Errno::ENOSPC,
+        Errno::ENOSYS,
+        Errno::EBADMSG,
+        Errno::EOVERFLOW,
+        Errno::EMSGSIZE,
+        Errno::EDQUOT,
     ];
     let mut i = 0;
-    while i < same.len() {
-        assert!(same[i].0 == same[i].1 as c_int);
+    while i < all.len() {
+        assert!(c_errno(all[i]) == all[i] as c_int);
         i += 1;
     }
 };
@@ -127,6 +195,33 @@ fn c_main(_: &runtime::ProcessInfo) -> i32 {
 static ERRNO: AtomicI32 = AtomicI32::new(0);
 
 /// Where `errno` is (the header's `errno` macro reads it).
+///
+/// ```c
+/// if (shm_open("missing", O_RDONLY) == -1 && errno == ENOENT)
+///     shm_debug_puts("no such object");
+/// const char *why = "unknown";
+/// switch (errno) {
+/// case EPERM: why = "not permitted (not the owner, not attached)"; break;
+/// case ENOENT: why = "no such object"; break;
+/// case ESRCH: why = "no such process"; break;
+/// case EIO: why = "an unexpected kernel failure"; break;
+/// case ENXIO: why = "outside the object, or not its address"; break;
+/// case EBADF: why = "not an open fd"; break;
+/// case ENOMEM: why = "out of memory, or past the budget"; break;
+/// case EACCES: why = "more rights than held"; break;
+/// case EFAULT: why = "a NULL string"; break;
+/// case EBUSY: why = "others are attached"; break;
+/// case EEXIST: why = "the name is taken"; break;
+/// case EINVAL: why = "a bad value or an unaligned size"; break;
+/// case EMFILE: why = "MAX_OPEN objects open"; break;
+/// case EFBIG: why = "past the maximum size"; break;
+/// case ENOSPC: why = "a table of the memory manager is full"; break;
+/// case EOVERFLOW: why = "a range that overflows"; break;
+/// case EDQUOT: why = "a quota exceeded"; break;
+/// case ENOSYS: case EBADMSG: case EMSGSIZE: why = "a library and memory manager that disagree"; break;
+/// }
+/// shm_debug_puts(why);
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_errno_location() -> *mut c_int {
     ERRNO.as_ptr()
@@ -143,7 +238,7 @@ fn fail<T>(errno: c_int, failed: T) -> T {
 }
 
 fn errno_of(e: Error) -> c_int {
-    e.errno() as c_int
+    c_errno(e.errno())
 }
 
 /// The value of `r`, or `failed` with `errno` set.
@@ -205,6 +300,30 @@ fn size(v: usize) -> u64 {
 /// `MAP_FIXED` must be the object's address plus `off` (every process maps
 /// an object at the same address, so pointers in it work everywhere).
 /// Returns where it is mapped, or `MAP_FAILED` with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDWR);
+/// pid_t viewer = shm_pid_of("viewer");
+/// if (fd < 0 || viewer < 0)
+///     return errno;
+/// /* The object's second page, read-only, into the viewer: */
+/// void *at = mmap_peer(viewer, NULL, 4096, PROT_READ, MAP_SHARED, fd, 4096);
+/// if (at == MAP_FAILED)
+///     return errno;
+/// /* At the address it has in every process: */
+/// char *fixed = (char *)shm_base(fd) + 4096;
+/// if (mmap_peer(viewer, fixed, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 4096) != fixed)
+///     return errno;
+/// /* Attached with no access at all: any touch faults. */
+/// if (mmap_peer(shm_pid_of("stranger"), NULL, 4096, PROT_NONE, MAP_SHARED, fd, 0) == MAP_FAILED)
+///     return errno;
+/// /* More than the caller's rights: EACCES; an unaligned off: EINVAL. */
+/// int ro = shm_open("log", O_RDONLY);
+/// if (mmap_peer(0, NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0) == MAP_FAILED && errno == EACCES)
+///     shm_debug_puts("log is read-only here");
+/// if (mmap_peer(0, NULL, 4096, PROT_READ, MAP_SHARED, ro, 100) == MAP_FAILED && errno == EINVAL)
+///     shm_debug_puts("off must be page-aligned");
+/// ```
 #[no_mangle]
 pub extern "C" fn mmap_peer(
     pid: pid_t,
@@ -235,6 +354,19 @@ pub extern "C" fn mmap_peer(
 /// Removes every mapping process `pid` (0: the caller) has in `[addr,
 /// addr + len)`, `len` rounded up to whole pages; a range with none
 /// succeeds. Returns 0, or -1 with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDWR);
+/// pid_t viewer = shm_pid_of("viewer");
+/// if (fd < 0 || viewer < 0)
+///     return errno;
+/// /* The viewer loses the object's second page; its next access faults. */
+/// if (munmap_peer(viewer, (char *)shm_base(fd) + 4096, 4096) != 0)
+///     return errno;
+/// /* ESRCH: no such process; EINVAL: an address not page-aligned. */
+/// if (munmap_peer(30000, shm_base(fd), 4096) == -1 && errno == ESRCH)
+///     shm_debug_puts("no such process");
+/// ```
 #[no_mangle]
 pub extern "C" fn munmap_peer(pid: pid_t, addr: *mut c_void, len: usize) -> c_int {
     let r = target(pid).and_then(|t| libshm::shm::munmap_peer(t, addr as u64, size(len)).map_err(errno_of));
@@ -248,6 +380,14 @@ pub extern "C" fn munmap_peer(pid: pid_t, addr: *mut c_void, len: usize) -> c_in
 ///
 /// # Safety
 /// `name_` is null or a NUL-terminated string (as every C string is).
+///
+/// ```c
+/// int fd = shm_create("log", 4096 * 2, 4096 * 256, SHM_CLIENT_SERVER);
+/// if (fd == -1 && errno == EEXIST)
+///     fd = shm_open("log", O_RDWR);
+/// if (fd == -1 && errno == ENOMEM)
+///     shm_debug_puts("past this process's budget");
+/// ```
 #[no_mangle]
 pub unsafe extern "C" fn shm_create(
     name_: *const c_char,
@@ -277,6 +417,15 @@ pub unsafe extern "C" fn shm_create(
 ///
 /// # Safety
 /// `name_` is null or a NUL-terminated string (as every C string is).
+///
+/// ```c
+/// int fd = shm_open("log", O_RDONLY);
+/// if (fd == -1 && errno == EMFILE)
+///     shm_debug_puts("MAX_OPEN objects are open already");
+/// if (shm_open(NULL, O_RDWR) == -1 && errno == EFAULT)
+///     shm_debug_puts("a NULL name");
+/// _Static_assert(MAX_OPEN >= 16, "room for a few objects");
+/// ```
 #[no_mangle]
 pub unsafe extern "C" fn shm_open(name_: *const c_char, oflag: c_int) -> c_int {
     let r = (|| {
@@ -294,6 +443,14 @@ pub unsafe extern "C" fn shm_open(name_: *const c_char, oflag: c_int) -> c_int {
 
 /// The object's address (the same in every process), or `NULL` with
 /// `errno` set.
+///
+/// ```c
+/// int fd = shm_open("log", O_RDONLY);
+/// const uint64_t *words = shm_base(fd);
+/// if (words == NULL && errno == EBADF)
+///     return EBADF;
+/// uint64_t first_data_word = words[4096 / sizeof(uint64_t)];
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_base(fd: c_int) -> *mut c_void {
     done(with(fd, |o| Ok(o.base() as *mut c_void)), core::ptr::null_mut())
@@ -301,6 +458,13 @@ pub extern "C" fn shm_base(fd: c_int) -> *mut c_void {
 
 /// The object's size now (another process may have grown it; every page
 /// up to it is mapped), or 0 with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("log", O_RDONLY);
+/// size_t seen = shm_size(fd);
+/// while (shm_size(fd) == seen)
+///     shm_yield(); /* until a peer grows it */
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_size(fd: c_int) -> usize {
     done(with(fd, |o| Ok(o.sync_size() as usize)), 0)
@@ -308,6 +472,12 @@ pub extern "C" fn shm_size(fd: c_int) -> usize {
 
 /// Grows the object to `new_size` bytes; the new pages are mapped into
 /// every attached process before it returns. 0, or -1 with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDWR);
+/// if (shm_grow(fd, shm_size(fd) + 4096) == -1 && errno == EFBIG)
+///     shm_debug_puts("past the object's maximum size");
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_grow(fd: c_int, new_size: usize) -> c_int {
     done(with(fd, |o| o.grow(size(new_size)).map(|_| 0).map_err(errno_of)), -1)
@@ -315,6 +485,12 @@ pub extern "C" fn shm_grow(fd: c_int, new_size: usize) -> c_int {
 
 /// Shrinks the object to `new_size` bytes; the pages past it leave every
 /// process before it returns. 0, or -1 with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDWR);
+/// if (shm_shrink(fd, 2 * 4096) == -1 && errno == EPERM)
+///     shm_debug_puts("only the owner resizes a client-server object");
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_shrink(fd: c_int, new_size: usize) -> c_int {
     done(with(fd, |o| o.shrink(size(new_size)).map(|_| 0).map_err(errno_of)), -1)
@@ -322,6 +498,13 @@ pub extern "C" fn shm_shrink(fd: c_int, new_size: usize) -> c_int {
 
 /// Publishes `offset` as the object's root: where a process that attaches
 /// finds the shared data. 0, or -1 with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDWR);
+/// /* The data starts past the header page. */
+/// if (shm_set_root(fd, 4096) == -1 && errno == ENXIO)
+///     shm_debug_puts("the root must be inside the object");
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_set_root(fd: c_int, offset: off_t) -> c_int {
     let r = u64::try_from(offset).map_err(|_| EINVAL);
@@ -329,18 +512,41 @@ pub extern "C" fn shm_set_root(fd: c_int, offset: off_t) -> c_int {
 }
 
 /// The object's root offset, or -1 with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDONLY);
+/// off_t root = shm_root(fd);
+/// if (root < 0)
+///     return errno;
+/// const uint64_t *data = (const uint64_t *)((const char *)shm_base(fd) + root);
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_root(fd: c_int) -> off_t {
     done(with(fd, |o| o.root().map(|r| r as off_t).map_err(errno_of)), -1)
 }
 
 /// How many processes are attached now, or -1 with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDONLY);
+/// while (shm_attached(fd) < 3)
+///     shm_yield(); /* until two others have attached */
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_attached(fd: c_int) -> c_int {
     done(with(fd, |o| Ok(c_int::from(o.attached_count()))), -1)
 }
 
 /// Detaches from the object and closes `fd`. 0, or -1 with `errno` set.
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDONLY);
+/// if (shm_detach(fd) != 0)
+///     return errno;
+/// /* The fd is closed: */
+/// if (shm_size(fd) == 0 && errno == EBADF)
+///     shm_debug_puts("closed");
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_detach(fd: c_int) -> c_int {
     done(unfile(fd).and_then(|o| o.detach().map(|()| 0).map_err(errno_of)), -1)
@@ -348,6 +554,12 @@ pub extern "C" fn shm_detach(fd: c_int) -> c_int {
 
 /// Destroys the object (no other process may be attached) and closes
 /// `fd`. 0, or -1 with `errno` set.
+///
+/// ```c
+/// int fd = shm_create("scratch", 2 * 4096, 2 * 4096, SHM_PEER);
+/// if (shm_destroy(fd) == -1 && errno == EBUSY)
+///     shm_debug_puts("another process is still attached");
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_destroy(fd: c_int) -> c_int {
     done(unfile(fd).and_then(|o| o.destroy().map(|()| 0).map_err(errno_of)), -1)
@@ -358,6 +570,12 @@ pub extern "C" fn shm_destroy(fd: c_int) -> c_int {
 ///
 /// # Safety
 /// `name_` is null or a NUL-terminated string (as every C string is).
+///
+/// ```c
+/// pid_t viewer = shm_pid_of("viewer");
+/// if (viewer == -1 && errno == ESRCH)
+///     shm_debug_puts("no process has that alias");
+/// ```
 #[no_mangle]
 pub unsafe extern "C" fn shm_pid_of(name_: *const c_char) -> pid_t {
     // SAFETY: passed on from this call's contract.
@@ -367,12 +585,22 @@ pub unsafe extern "C" fn shm_pid_of(name_: *const c_char) -> pid_t {
 }
 
 /// This process's pid.
+///
+/// ```c
+/// if (shm_pid_of("owner") == shm_getpid())
+///     shm_debug_puts("this process is the owner");
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_getpid() -> pid_t {
     pid_t::from(runtime::info().pid)
 }
 
 /// The word this process's system description passes it (`arg`).
+///
+/// ```c
+/// /* The description's `arg = 3` for this process: */
+/// uint64_t readers = shm_arg();
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_arg() -> u64 {
     runtime::info().arg
@@ -380,6 +608,12 @@ pub extern "C" fn shm_arg() -> u64 {
 
 /// Gives the processor to another process of the same priority (while
 /// waiting for a peer).
+///
+/// ```c
+/// int fd = shm_open("numbers", O_RDONLY);
+/// while (shm_root(fd) == 0)
+///     shm_yield(); /* until the owner publishes the root */
+/// ```
 #[no_mangle]
 pub extern "C" fn shm_yield() {
     sel4::yield_now();
@@ -390,6 +624,10 @@ pub extern "C" fn shm_yield() {
 ///
 /// # Safety
 /// `line` is null or a NUL-terminated string (as every C string is).
+///
+/// ```c
+/// shm_debug_puts("hello from C");
+/// ```
 #[no_mangle]
 pub unsafe extern "C" fn shm_debug_puts(line: *const c_char) {
     if line.is_null() {
