@@ -7,6 +7,9 @@
 #                                     on-target suites on both arches
 #   make bench [ARCH=x86_64|aarch64]  the benchmark under -icount shift=0,
 #                                     results in target/bench/ARCH/
+#   make profile [ARCH=...] [PROFILE_AT=M,K]
+#                                     one grow split into phases and
+#                                     functions, in target/profile/ARCH/
 #
 # Kernel build and QEMU driving live in qemu.mk; everything built goes
 # under target/.
@@ -42,7 +45,7 @@ strip-program = { $(OBJCOPY_$(1)) --strip-all $(SYMBOLS_DIR)/$(2) $(EMBEDDED_DIR
 # embedded, kept as target/images/ARCH/NAME.elf.
 define image
 	progs="$$($(SYSBUILD) programs $(3))" && \
-	cargo build --profile programs-debug --target $(call TRIPLE,$(1)) --workspace $$(for p in $$progs; do printf -- '--bin %s ' $$p; done) && \
+	cargo build --profile programs-debug --target $(call TRIPLE,$(1)) --workspace $(PROGRAM_FEATURES) $$(for p in $$progs; do printf -- '--bin %s ' $$p; done) && \
 	mkdir -p $(EMBEDDED_DIR) && \
 	for p in $$progs; do $(call strip-program,$(1),$$p) || exit 1; done
 	SYSBUILD_SYSTEM=$(abspath $(3)) SYSBUILD_PROGRAMS_DIR=$(abspath $(call EMBEDDED_DIR,$(1))) $(call CARGO_TARGET,$(1)) -p $(2)
@@ -50,7 +53,7 @@ define image
 	cp target/$(call TRIPLE,$(1))/release/$(2) $(IMAGES)/$(1)/$(4).elf
 endef
 
-.PHONY: c-lib test-systems test-system-large run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
+.PHONY: profile c-lib test-systems test-system-large run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
 
 run: kernel
 	$(call image,$(ARCH),root-task-image,$(SYSTEM),system)
@@ -157,3 +160,29 @@ bench: kernel
 	  echo $$? > $(BENCH_DIR)/status; } | tee $(BENCH_DIR)/bench.log
 	test "$$(cat $(BENCH_DIR)/status)" = 0
 	cargo run --release -q -p bench-report -- $(BENCH_DIR)/bench.log $(BENCH_DIR)
+
+# The profiler: the benchmark image with the phase markers compiled in
+# (tools/profile/markers; no other build has them), its owner running only
+# mmap_peer grows of PROFILE_AT (M peers, K pages), booted once with the
+# QEMU plugin (tools/profile/plugin) counting every guest instruction by
+# phase and address; the report (tools/profile/report) splits a grow into
+# phases, names the top functions from the unstripped programs and the
+# kernel, and gives the kernel's share: target/profile/ARCH/profile.md.
+PROFILE_AT ?= 64,1
+PROFILE_DIR = target/profile/$(ARCH)
+PROFILE_PLUGIN := target/release/libqemu_profile_plugin.so
+# Seconds before the profiled boot is killed (every instruction is counted).
+PROFILE_TIMEOUT ?= 900
+profile: PROGRAM_FEATURES = --features profile-markers/enabled
+profile: export BENCH_PROFILE_AT = $(PROFILE_AT)
+profile: kernel
+	cargo build --release -q -p qemu-profile-plugin -p profile-report
+	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),profile)
+	mkdir -p $(PROFILE_DIR)
+	{ $(SIMULATE) --arch $(ARCH) --image $(IMAGES)/$(ARCH)/profile.elf --timeout $(PROFILE_TIMEOUT) --icount \
+	  --qemu-arg -plugin --qemu-arg $(abspath $(PROFILE_PLUGIN)),out=$(abspath $(PROFILE_DIR))/counts.txt,arch=$(ARCH); \
+	  echo $$? > $(PROFILE_DIR)/status; } | tee $(PROFILE_DIR)/profile.log
+	test "$$(cat $(PROFILE_DIR)/status)" = 0
+	target/release/profile-report $(PROFILE_DIR)/counts.txt --kernel target/sel4/build-$(ARCH)/kernel.elf \
+	  --client $(call SYMBOLS_DIR,$(ARCH))/bench-peer --server $(call SYMBOLS_DIR,$(ARCH))/vmm-server \
+	  --title "mmap_peer grow, M,K = $(PROFILE_AT), $(ARCH)" --out $(PROFILE_DIR)/profile.md

@@ -27,6 +27,7 @@ runtime::entry!(target::main);
 #[cfg(target_os = "none")]
 mod target {
     use libshm::protocol::{Reply, MSG_MAX_WORDS};
+    use profile_markers::Phase;
     use runtime::{slots, ProcessInfo};
     use sel4::{debug_println, MessageInfo, Word, MSG_MAX_LENGTH, WORD_BITS};
     use vmm_server::untyped::{heap_bytes, Slot, Slots};
@@ -97,6 +98,7 @@ mod target {
         arm_receive(recv_slot);
         let (mut info, mut badge) = sel4::recv(slots::SERVICE);
         loop {
+            Phase::Decode.enter();
             // Copy the message out first: kernel invocations made while
             // handling it reuse the IPC buffer's message registers.
             let mut words = [0 as Word; MSG_MAX_LENGTH];
@@ -121,6 +123,7 @@ mod target {
             if recv_slot.is_none() {
                 recv_slot = server.kernel_mut().take_slot();
             }
+            Phase::Reply.enter();
             let mut out = [0 as Word; Reply::MAX_WORDS];
             let (label, out_len) = Reply::encode_response(&response, &mut out);
             sel4::with_ipc_buffer(|b| b.msg[..out_len].copy_from_slice(&out[..out_len]));

@@ -25,6 +25,7 @@
 
 use libshm::layout::{TableLevel, IMAGE_BASE, IMAGE_END, LARGE_PAGE_SIZE, PAGE_SIZE};
 use libshm::protocol::{Prot, ServerStats};
+use profile_markers::Phase;
 use runtime::{slots, ProcessInfo};
 use sel4::cap_type::{
     CNode, Granule, LargePage, PageDirectory, PageTable, PageUpperDirectory, Untyped, VSpace,
@@ -210,6 +211,7 @@ impl Kernel for Sel4Kernel {
     type Cap = Slot;
 
     fn alloc(&mut self, kind: ObjectKind) -> Result<Slot, KernelError> {
+        let _phase = Phase::Frames.scoped();
         self.pool.alloc(&mut Invoke, kind)
     }
 
@@ -231,6 +233,7 @@ impl Kernel for Sel4Kernel {
         vspace: Slot,
         vaddr: u64,
     ) -> Result<(), KernelError> {
+        let _phase = Phase::Tables.scoped();
         match level {
             TableLevel::L1 => Self::map_table_as::<PageUpperDirectory>(table, vspace, vaddr),
             TableLevel::L2 => Self::map_table_as::<PageDirectory>(table, vspace, vaddr),
@@ -241,7 +244,11 @@ impl Kernel for Sel4Kernel {
 
     fn copy(&mut self, frame: Slot) -> Result<Slot, KernelError> {
         let dest = self.pool.slots_mut().take()?;
-        match cnode().slot(dest).copy(cnode().slot(frame), CapRights::READ_WRITE) {
+        let copied = {
+            let _phase = Phase::Copies.scoped();
+            cnode().slot(dest).copy(cnode().slot(frame), CapRights::READ_WRITE)
+        };
+        match copied {
             Ok(()) => {
                 if let Err(e) = self.copies.add(frame, dest) {
                     report(cnode().slot(dest).delete(), "delete", dest);
@@ -260,6 +267,7 @@ impl Kernel for Sel4Kernel {
     fn map_frame(&mut self, frame: Slot, vspace: Slot, vaddr: u64, rights: Prot) -> Result<(), KernelError> {
         // `Page_Map` is one invocation for every frame size; `Granule` only
         // names it.
+        let _phase = Phase::Maps.scoped();
         Cap::<Granule>::from_cptr(frame)
             .map(Cap::from_cptr(vspace), vaddr as usize, cap_rights(rights), false)
             .map_err(kernel_error)

@@ -9,6 +9,7 @@ use bench_contract::*;
 use libshm::layout::PAGE_SIZE;
 use libshm::protocol::{Mode, Prot};
 use libshm::shm::SharedObject;
+use profile_markers::Phase;
 use runtime::supervisor;
 use sel4::debug_println;
 
@@ -34,6 +35,24 @@ struct Owner {
     seq: u64,
 }
 
+/// `make profile` builds the owner with the one size to profile, `M,K`
+/// (peers, pages): it then runs only `mmap_peer` grows of that size.
+const PROFILE_AT: Option<&str> = option_env!("BENCH_PROFILE_AT");
+
+/// Grows a profile measures (a multiple of [`REPEATS`]).
+const PROFILE_GROWS: usize = 20;
+
+/// The (M, K) of [`PROFILE_AT`].
+fn profile_at() -> Option<Outcome<(u16, u64)>> {
+    let (m, k) = PROFILE_AT?.split_once(',')?;
+    Some(match (m.trim().parse(), k.trim().parse()) {
+        (Ok(m), Ok(k)) if (1..=MAX_PEERS).contains(&m) && BASE + k * PAGE_SIZE <= OBJECT_MAX && k > 0 => {
+            Ok((m, k))
+        }
+        _ => Err("BENCH_PROFILE_AT is not M,K within the benchmark's sizes"),
+    })
+}
+
 pub fn run() -> Outcome {
     let object = expect(
         SharedObject::create(OBJECT, Mode::Peer, BASE, OBJECT_MAX, Prot::ReadWrite),
@@ -44,8 +63,12 @@ pub fn run() -> Outcome {
         "create the control object",
     )?;
     let mut owner = Owner { object, control, peers: 0, seq: 0 };
-    for m in PEERS {
-        owner.measure(m)?;
+    if let Some(at) = profile_at() {
+        owner.profile(at?)?;
+    } else {
+        for m in PEERS {
+            owner.measure(m)?;
+        }
     }
     owner.post(op::EXIT, [0, 0]);
     owner.notify(owner.peers);
@@ -100,6 +123,22 @@ impl Owner {
         }
         supervisor::report(Request::Floor(m).encode());
         Ok(())
+    }
+
+    /// `make profile`: [`PROFILE_GROWS`] `mmap_peer` grows by `k` pages
+    /// with `m` attached peers, each marked for the profiler.
+    fn profile(&mut self, (m, k): (u16, u64)) -> Outcome {
+        self.start_peers(m)?;
+        let all = Group { peers: m, stuck: None };
+        self.round(op::ATTACH, [0, 0], all)?;
+        let mut grows = 0;
+        for _ in 0..PROFILE_GROWS / REPEATS {
+            let mut times = self.mmap_peer_times(all, BASE, k)?;
+            report(design::MMAP_PEER, m, k, &mut times);
+            grows += REPEATS;
+        }
+        debug_println!("PROFILE grows={grows} peers={m} pages={k}");
+        self.round(op::DETACH, [0, 0], all)
     }
 
     /// The grow at every size with the peers as they are, then with one
@@ -190,7 +229,9 @@ impl Owner {
         let mut times = [0; REPEATS];
         for (repeat, time) in times.iter_mut().enumerate() {
             let start = cycles();
+            Phase::Call.enter();
             let grown = self.object.grow(to);
+            Phase::Idle.enter();
             *time = cycles() - start;
             expect(grown, "grow")?;
             self.verify(g, to - PAGE_SIZE, stamp(g.peers, pages, repeat))?;

@@ -25,6 +25,7 @@ use libshm::protocol::{
     AttachInfo, Badge, Budget, Caller, Capacity, Error, FaultOutcome, FaultReason, Handler, MapFlags, Mode,
     Name, ObjectId, ObjectInfo, ObjectStat, Pid, Prot, Reply, Request, Sender, ServerStats, Target, TaskId,
 };
+use profile_markers::Phase;
 
 mod budget;
 mod faults;
@@ -280,6 +281,7 @@ impl<K: Kernel> Server<K> {
         cap: &mut Option<K::Cap>,
         unwrapped: usize,
     ) -> Result<Reply, Error> {
+        Phase::Checks.enter();
         let badge = Badge::decode(badge)?;
         let sender = match badge {
             Badge::Supervisor => Sender::Supervisor,

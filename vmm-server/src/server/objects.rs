@@ -16,6 +16,7 @@ enum Pays {
 impl<K: Kernel> Server<K> {
     /// Rewrites an object's header page from the tables.
     pub(super) fn write_header(&mut self, id: ObjectId) {
+        let _phase = Phase::Header.scoped();
         let Some(o) = self.state.objects.get(&id) else {
             return;
         };
@@ -255,6 +256,7 @@ impl<K: Kernel> Server<K> {
         peers.extend(o.attachments.iter().map(pays));
 
         let (base, first) = (o.base, o.frames.len());
+        Phase::Bookkeeping.enter();
         let mut txn = Txn::new();
         // Every peer's new mappings, one after another, in one vector.
         let mut maps = Vec::new();
@@ -370,6 +372,7 @@ impl<K: Kernel> Server<K> {
     /// Signals every subscriber of `id`: the change is mapped and in the
     /// header. Never blocks (see [`Kernel::signal`]).
     fn notify(&mut self, id: ObjectId) {
+        let _phase = Phase::Notify.scoped();
         if let Some(o) = self.state.objects.get(&id) {
             for n in o.attachments.iter().filter_map(|a| a.subscriber) {
                 self.kernel.signal(n);
