@@ -180,7 +180,7 @@ fn report(a: &Args) -> Result<String, String> {
     }
     writeln!(w, "| **total** | **{}** | 100 % | {:.1} % |\n", per(total), share(in_kernel, total)).unwrap();
     let mut top: Vec<_> = funcs.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|b| std::cmp::Reverse(b.1));
     writeln!(w, "Top {TOP} functions (every phase):\n").unwrap();
     writeln!(w, "| function | in | instructions per grow | share |\n|---|---|---:|---:|").unwrap();
     for ((name, program), n) in top.into_iter().take(TOP) {
