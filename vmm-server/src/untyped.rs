@@ -316,9 +316,10 @@ fn room_for<T>(v: &mut Vec<T>, total: usize) -> Result<(), KernelError> {
     room(v, more)
 }
 
-/// Hashes a slot for the pool's and the copies' tables: slots are small
-/// numbers the server chose (no client picks them), so a multiplicative
-/// hash spreads them well enough.
+/// Hashes a slot for the pool's and the copies' tables, and a pid for the
+/// server's budget tables: slots are small numbers the server chose and
+/// pids the supervisor's (no client picks them), so a multiplicative hash
+/// spreads them well enough.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SlotHasher(u64);
 
@@ -329,6 +330,10 @@ impl Hasher for SlotHasher {
 
     fn write(&mut self, bytes: &[u8]) {
         bytes.iter().for_each(|b| self.write_u64(u64::from(*b)));
+    }
+
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(u64::from(v));
     }
 
     fn write_u64(&mut self, v: u64) {

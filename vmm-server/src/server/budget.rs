@@ -58,25 +58,32 @@ impl Charge for Usage {
 /// Whether `pid` may be charged `cost` more, and the error if not. A pid
 /// with no budget (not registered) may be charged nothing.
 pub(super) fn check(
-    usage: &VecMap<Pid, Usage>,
-    budgets: &VecMap<Pid, Budget>,
+    usage: &PidTable<Usage>,
+    budgets: &PidTable<Budget>,
     pid: Pid,
     cost: Usage,
 ) -> Result<(), Error> {
-    let now = usage.get(&pid).copied().unwrap_or(Usage::NONE);
-    let after = now.checked_add(&cost).ok_or(Error::QuotaExceeded)?;
-    let b = budgets.get(&pid).copied().unwrap_or(Budget::NONE);
-    let limits = [
-        (after.memory, b.memory, Error::QuotaExceeded),
-        (after.tables, b.tables, Error::TablesExceeded),
-        (after.slots, b.slots, Error::SlotsExceeded),
-        (after.mappings, b.mappings, Error::TooManyMappings),
-        (after.objects, b.objects, Error::ObjectsExceeded),
-        (after.window, b.window, Error::WindowExceeded),
-    ];
-    match limits.into_iter().find(|(used, most, _)| used > most) {
-        Some((_, _, e)) => Err(e),
-        None => Ok(()),
+    let b = budgets.get(&pid).unwrap_or(&Budget::NONE);
+    let after = match usage.get(&pid) {
+        Some(now) => now.checked_add(&cost).ok_or(Error::QuotaExceeded)?,
+        None => cost,
+    };
+    // Field by field, in the order the errors are reported (the grow path
+    // checks every peer, so no table of limits is built).
+    if after.memory > b.memory {
+        Err(Error::QuotaExceeded)
+    } else if after.tables > b.tables {
+        Err(Error::TablesExceeded)
+    } else if after.slots > b.slots {
+        Err(Error::SlotsExceeded)
+    } else if after.mappings > b.mappings {
+        Err(Error::TooManyMappings)
+    } else if after.objects > b.objects {
+        Err(Error::ObjectsExceeded)
+    } else if after.window > b.window {
+        Err(Error::WindowExceeded)
+    } else {
+        Ok(())
     }
 }
 
@@ -84,8 +91,8 @@ pub(super) fn check(
 /// process its budget (or what it holds, if more), a pid no longer
 /// registered what it still holds (the objects a dead owner left).
 pub(super) fn promised(
-    usage: &VecMap<Pid, Usage>,
-    budgets: &VecMap<Pid, Budget>,
+    usage: &PidTable<Usage>,
+    budgets: &PidTable<Budget>,
     except: Pid,
 ) -> Option<Budget> {
     let pids = budgets.keys().chain(usage.keys().filter(|p| !budgets.contains_key(p)));
@@ -94,7 +101,7 @@ pub(super) fn promised(
 }
 
 /// What `pid` is promised: the larger of its budget and its holdings.
-pub(super) fn promise(usage: &VecMap<Pid, Usage>, budgets: &VecMap<Pid, Budget>, pid: Pid) -> Budget {
+pub(super) fn promise(usage: &PidTable<Usage>, budgets: &PidTable<Budget>, pid: Pid) -> Budget {
     let b = budgets.get(&pid).copied().unwrap_or(Budget::NONE);
     b.max(&usage.get(&pid).copied().unwrap_or(Usage::NONE))
 }
@@ -104,8 +111,8 @@ pub(super) fn promise(usage: &VecMap<Pid, Usage>, budgets: &VecMap<Pid, Budget>,
 /// first: with no heap for them it fails with `OutOfMemory`, changing
 /// nothing.
 pub(super) fn charge<C>(
-    usage: &mut VecMap<Pid, Usage>,
-    budgets: &VecMap<Pid, Budget>,
+    usage: &mut PidTable<Usage>,
+    budgets: &PidTable<Budget>,
     txn: &mut Txn<C>,
     pid: Pid,
     cost: Usage,
@@ -123,7 +130,7 @@ pub(super) fn charge<C>(
 
 /// Adds `cost` to `pid`'s sum, in room reserved before (a sum checked
 /// against a budget cannot overflow).
-fn add(sums: &mut VecMap<Pid, Usage>, pid: Pid, cost: &Usage) {
+fn add(sums: &mut PidTable<Usage>, pid: Pid, cost: &Usage) {
     match sums.get_mut(&pid) {
         Some(sum) => *sum = sum.checked_add(cost).unwrap_or(*sum),
         None => sums.insert_reserved(pid, *cost),
@@ -134,8 +141,8 @@ fn add(sums: &mut VecMap<Pid, Usage>, pid: Pid, cost: &Usage) {
 /// change of its pending runs), in the acquire phase; a drop is given
 /// back by [`shrunk`] when the change is made.
 pub(super) fn grown<C>(
-    usage: &mut VecMap<Pid, Usage>,
-    budgets: &VecMap<Pid, Budget>,
+    usage: &mut PidTable<Usage>,
+    budgets: &PidTable<Budget>,
     txn: &mut Txn<C>,
     pid: Pid,
     (before, after): (u64, u64),
@@ -145,13 +152,13 @@ pub(super) fn grown<C>(
 
 /// Gives `pid` back what it no longer holds when its `before` records
 /// become `after` (charged before by [`grown`] if they grew).
-pub(super) fn shrunk(usage: &mut VecMap<Pid, Usage>, pid: Pid, (before, after): (u64, u64)) {
+pub(super) fn shrunk(usage: &mut PidTable<Usage>, pid: Pid, (before, after): (u64, u64)) {
     credit(usage, pid, Usage::held(before.saturating_sub(after)));
 }
 
 /// Takes back a charge `charge` made in `txn` (the thing was not spent
 /// after all).
-pub(super) fn refund<C>(usage: &mut VecMap<Pid, Usage>, txn: &mut Txn<C>, pid: Pid, cost: Usage) {
+pub(super) fn refund<C>(usage: &mut PidTable<Usage>, txn: &mut Txn<C>, pid: Pid, cost: Usage) {
     if let Some(sum) = txn.charges.get_mut(&pid) {
         *sum = sum.saturating_sub(&cost);
     }
@@ -159,7 +166,7 @@ pub(super) fn refund<C>(usage: &mut VecMap<Pid, Usage>, txn: &mut Txn<C>, pid: P
 }
 
 /// Gives `cost` back to `pid` (a free, or a rollback).
-pub(super) fn credit(usage: &mut VecMap<Pid, Usage>, pid: Pid, cost: Usage) {
+pub(super) fn credit(usage: &mut PidTable<Usage>, pid: Pid, cost: Usage) {
     if let Some(u) = usage.get_mut(&pid) {
         *u = u.saturating_sub(&cost);
         if *u == Usage::NONE {
@@ -169,7 +176,7 @@ pub(super) fn credit(usage: &mut VecMap<Pid, Usage>, pid: Pid, cost: Usage) {
 }
 
 /// Gives back what a mapping cost its payer and its holder.
-pub(super) fn credit_mapping<C>(usage: &mut VecMap<Pid, Usage>, holder: Pid, m: &Mapping<C>) {
+pub(super) fn credit_mapping<C>(usage: &mut PidTable<Usage>, holder: Pid, m: &Mapping<C>) {
     credit(usage, m.payer, Usage::COPY);
     credit(usage, holder, Usage::HELD);
 }

@@ -16,7 +16,7 @@
 
 use crate::kernel::{Kernel, KernelError, ObjectKind, PageSize};
 use alloc::vec::Vec;
-use libshm::header::{Attached, Header, HEADER_BYTES};
+use libshm::header::{Attached, Header, HEADER_BYTES, SIZE_OFFSET};
 use libshm::layout::{
     in_window, TableLevel, LARGE_PAGE_SIZE, MAX_ATTACHMENTS, MAX_OBJECTS, MAX_OBJECT_SIZE, MAX_PROCESSES,
     PAGE_SIZE, WINDOW_BASE, WINDOW_END,
@@ -35,12 +35,14 @@ mod paging;
 mod processes;
 mod runs;
 mod state;
+mod pid_table;
 mod txn;
 mod vec_map;
 use budget::Charge;
 pub(crate) use budget::Usage;
 use runs::Runs;
 use state::*;
+use pid_table::PidTable;
 use vec_map::{room, VecMap};
 
 pub(crate) use paging::frame_plan;
@@ -163,8 +165,8 @@ impl<K: Kernel> Server<K> {
             state: State {
                 procs: VecMap::new(),
                 seen: PidSet::new(),
-                usage: VecMap::new(),
-                budgets: VecMap::new(),
+                usage: PidTable::new(),
+                budgets: PidTable::new(),
                 objects: VecMap::new(),
                 next_object: 1,
             },

@@ -263,6 +263,9 @@ impl<K: Kernel> Server<K> {
         let acquired = (|| -> Result<Vec<Frame<K::Cap>>, Error> {
             let paying = peers.iter().filter(|p| **p == Pays::Mappings).count();
             room(&mut maps, paying * pages)?;
+            // A charge for the grower and each peer: the log's room at once,
+            // not grown (and rehashed) peer by peer.
+            txn.charges.reserve(peers.len() + 1)?;
             let (mut m, objects) = self.mapper();
             let frames = m.alloc_frames(&mut txn, plan, who.pid())?;
             let o = objects.get(&id).ok_or(Error::UnknownObject)?;
@@ -307,7 +310,13 @@ impl<K: Kernel> Server<K> {
             }
         }
         o.size = new_size;
-        self.write_header(id);
+        // Only the size changed: one word of the header (the rest of the
+        // page is as the last full rewrite left it).
+        let header = o.frames[0].cap;
+        {
+            let _phase = Phase::Header.scoped();
+            self.kernel.write_frame(header, SIZE_OFFSET, &new_size.to_le_bytes());
+        }
         self.notify(id);
         Ok(new_size)
     }

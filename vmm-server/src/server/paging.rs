@@ -71,8 +71,8 @@ impl Iterator for FramePlan {
 /// The budgets and what has been charged against them, for the acquire
 /// phase's charges.
 pub(super) struct Ledger<'a> {
-    pub(super) usage: &'a mut VecMap<Pid, Usage>,
-    pub(super) budgets: &'a VecMap<Pid, Budget>,
+    pub(super) usage: &'a mut PidTable<Usage>,
+    pub(super) budgets: &'a PidTable<Budget>,
 }
 
 impl Ledger<'_> {
@@ -91,7 +91,14 @@ pub(super) fn ensure_tables<K: Kernel>(
     (vaddr, size): (u64, PageSize),
     payer: Pid,
 ) -> Result<(), Error> {
-    for level in TableLevel::ALL.into_iter().filter(|l| *l <= size.table()) {
+    // Structures are made top down and only the lowest level is ever freed
+    // before the process ends, so with the lowest one there all are (one
+    // lookup per page on the grow path instead of one per level).
+    let lowest = size.table();
+    if proc.tables.contains_key(&(lowest, lowest.base_of(vaddr))) {
+        return Ok(());
+    }
+    for level in TableLevel::ALL.into_iter().filter(|l| *l <= lowest) {
         let base = level.base_of(vaddr);
         if proc.tables.contains_key(&(level, base)) {
             continue;
@@ -149,7 +156,7 @@ pub(super) fn map_into<K: Kernel>(
 pub(super) fn release_tables<K: Kernel>(
     kernel: &mut K,
     proc: &mut Process<K::Cap>,
-    usage: &mut VecMap<Pid, Usage>,
+    usage: &mut PidTable<Usage>,
     (base, end): (u64, u64),
     still_mapped: impl Fn(u64) -> bool,
 ) {
@@ -227,11 +234,17 @@ impl<K: Kernel> Mapper<'_, K> {
         K::Cap: 'f,
     {
         let proc = self.procs.get_mut(&pid).ok_or(Error::UnknownProcess)?;
-        // The copies and holding them, charged for the batch in one step.
-        let n = frames.clone().count();
-        self.ledger.charge(txn, pid, Usage::held(n as u64))?;
-        self.ledger.charge(txn, payer, Usage { slots: n as u64, ..Usage::NONE })?;
-        room(out, n)?;
+        // The copies and holding them, charged for the batch in one step
+        // (one charge when the holder pays, as every peer of a grow does).
+        let n = frames.clone().count() as u64;
+        let copies = Usage { slots: n, ..Usage::NONE };
+        if payer == pid {
+            self.ledger.charge(txn, pid, Usage { mappings: n, ..copies })?;
+        } else {
+            self.ledger.charge(txn, pid, Usage::held(n))?;
+            self.ledger.charge(txn, payer, copies)?;
+        }
+        room(out, n as usize)?;
         for (i, f) in frames {
             let m = map_into(self.kernel, proc, &mut self.ledger, txn, f, base, frame_prot(i, prot), payer)?;
             out.push((i, m));

@@ -163,9 +163,9 @@ pub(crate) struct State<C> {
     /// longer (or differently) registered is an earlier incarnation.
     pub seen: PidSet,
     /// What each pid has been charged for and holds (no entry: nothing).
-    pub usage: VecMap<Pid, Usage>,
+    pub usage: PidTable<Usage>,
     /// The budget of each registered pid.
-    pub budgets: VecMap<Pid, Budget>,
+    pub budgets: PidTable<Budget>,
     pub objects: VecMap<ObjectId, Object<C>>,
     pub next_object: u32,
 }

@@ -12,13 +12,13 @@ pub(super) struct Txn<C> {
     pub(super) tables: Vec<(Pid, TableLevel, u64, Option<C>)>,
     /// What was charged to whom, one sum per pid (a grow charges every
     /// peer for every page).
-    pub(super) charges: VecMap<Pid, Usage>,
+    pub(super) charges: PidTable<Usage>,
 }
 
 impl<C: Copy> Txn<C> {
     /// An empty log.
     pub(super) fn new() -> Self {
-        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new(), charges: VecMap::new() }
+        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new(), charges: PidTable::new() }
     }
 
     /// Allocates a frame, logged (the log's room is made first, so a

@@ -19,6 +19,8 @@ use profile_markers::{Phase, Program};
 
 /// Functions listed in the report.
 const TOP: usize = 25;
+/// Functions listed for each phase.
+const PHASE_TOP: usize = 6;
 /// Both arches' seL4 kernels run in the upper half of the address space.
 const KERNEL_HALF: u64 = 1 << 63;
 
@@ -142,6 +144,7 @@ fn report(a: &Args) -> Result<String, String> {
     // Per phase: (all, of which kernel); per function: instructions.
     let mut phases: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
     let mut funcs: BTreeMap<(String, &str), u64> = BTreeMap::new();
+    let mut by_phase: BTreeMap<(u8, String, &str), u64> = BTreeMap::new();
     for (&(id, pc), &n) in &c.at {
         let phase = Phase::from_id(id).ok_or(format!("unknown phase id {id}"))?;
         let in_kernel = pc >= KERNEL_HALF;
@@ -155,6 +158,7 @@ fn report(a: &Args) -> Result<String, String> {
             (false, Program::Client) => (client.name(pc), "client"),
             (false, Program::Server) => (server.name(pc), "server"),
         };
+        *by_phase.entry((id, name.clone(), program)).or_default() += n;
         *funcs.entry((name, program)).or_default() += n;
     }
     let total: u64 = phases.values().map(|p| p.0).sum();
@@ -184,10 +188,27 @@ fn report(a: &Args) -> Result<String, String> {
     writeln!(w, "Top {TOP} functions (every phase):\n").unwrap();
     writeln!(w, "| function | in | instructions per grow | share |\n|---|---|---:|---:|").unwrap();
     for ((name, program), n) in top.into_iter().take(TOP) {
-        let name = if name.len() > 100 { format!("{}...", &name[..97]) } else { name };
-        writeln!(w, "| `{name}` | {program} | {} | {:.1} % |", per(n), share(n, total)).unwrap();
+        writeln!(w, "| `{}` | {program} | {} | {:.1} % |", short(&name), per(n), share(n, total)).unwrap();
+    }
+    writeln!(w, "\nTop {PHASE_TOP} functions of each phase:\n").unwrap();
+    writeln!(w, "| phase | function | in | instructions per grow |\n|---|---|---|---:|").unwrap();
+    for &id in phases.keys() {
+        let mut top: Vec<_> = by_phase.iter().filter(|((p, _, _), _)| *p == id).collect();
+        top.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+        let phase = Phase::from_id(id).map_or("?", Phase::name);
+        for ((_, name, program), n) in top.into_iter().take(PHASE_TOP) {
+            writeln!(w, "| {phase} | `{}` | {program} | {} |", short(name), per(*n)).unwrap();
+        }
     }
     Ok(out)
+}
+
+/// A function's name cut to fit a table.
+fn short(name: &str) -> String {
+    match name.char_indices().nth(100) {
+        Some((at, _)) => format!("{}...", &name[..at]),
+        None => name.to_string(),
+    }
 }
 
 fn main() {
