@@ -237,5 +237,16 @@ pub fn report() -> String {
         grow.heap / mappings + TARGET_CAP_EXTRA + per_copy + SLOT_BYTES,
     )
     .unwrap();
+    let per_page = grow.heap / mappings + TARGET_CAP_EXTRA + per_copy;
+    let verdict = if per_page <= PER_PAGE_TARGET { "met" } else { "missed" };
+    writeln!(
+        out,
+        "\n\ntarget: the server's memory per 4 KiB page mapped into a peer (heap and records, the cap \
+         slot aside): {per_page} bytes (<= {PER_PAGE_TARGET}): {verdict}"
+    )
+    .unwrap();
     out
 }
+
+/// The most heap and records a page mapped into a peer should cost.
+pub const PER_PAGE_TARGET: i64 = 64;

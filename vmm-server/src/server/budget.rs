@@ -90,11 +90,7 @@ pub(super) fn check(
 /// What the server has promised every pid but `except`: a registered
 /// process its budget (or what it holds, if more), a pid no longer
 /// registered what it still holds (the objects a dead owner left).
-pub(super) fn promised(
-    usage: &PidTable<Usage>,
-    budgets: &PidTable<Budget>,
-    except: Pid,
-) -> Option<Budget> {
+pub(super) fn promised(usage: &PidTable<Usage>, budgets: &PidTable<Budget>, except: Pid) -> Option<Budget> {
     let pids = budgets.keys().chain(usage.keys().filter(|p| !budgets.contains_key(p)));
     pids.filter(|&p| p != except)
         .try_fold(Budget::NONE, |sum, p| sum.checked_add(&promise(usage, budgets, p)))
