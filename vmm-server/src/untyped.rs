@@ -608,24 +608,50 @@ impl Pool {
 /// assert_eq!(c.take_one(1), Some(11));
 /// ```
 ///
-/// A list per original through a hash table by copy: recording a copy
-/// is fallible and forgetting one allocates nothing.
+/// A list per original through a table indexed by slot: slots are the
+/// server's own small numbers, handed out densely from its CNode, so a
+/// dense table costs 16 bytes a slot where hash tables cost about 100 a
+/// copy, and a lookup is an index. Recording a copy is fallible (the table
+/// grows to cover the slot) and forgetting one allocates nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Copies {
-    /// Each copy, in a list of its original's copies.
-    links: HashMap<Slot, Link, BuildHasherDefault<SlotHasher>>,
-    /// Each original's first copy.
-    first: HashMap<Slot, Slot, BuildHasherDefault<SlotHasher>>,
+    /// By slot: as a copy, its original and neighbours in the original's
+    /// list; as an original, its first copy.
+    slots: Vec<Entry>,
 }
 
+/// The fewest slots the copies' table grows by.
+const GROWTH_MIN: usize = 1024;
+
+/// No slot (the tables' slots fit 32 bits: a CNode has at most 2^32).
+const NO_SLOT: u32 = u32::MAX;
+
 #[derive(Clone, Copy, Debug)]
-struct Link {
-    original: Slot,
-    prev: Option<Slot>,
-    next: Option<Slot>,
+struct Entry {
+    /// The slot's original if it is a copy, else [`NO_SLOT`].
+    original: u32,
+    prev: u32,
+    next: u32,
+    /// The slot's first copy if it is an original with copies.
+    first: u32,
+}
+
+const EMPTY: Entry = Entry { original: NO_SLOT, prev: NO_SLOT, next: NO_SLOT, first: NO_SLOT };
+
+fn slot(s: u32) -> Option<Slot> {
+    (s != NO_SLOT).then_some(Slot::from(s))
 }
 
 impl Copies {
+    fn entry(&self, s: Slot) -> Entry {
+        usize::try_from(s).ok().and_then(|i| self.slots.get(i)).copied().unwrap_or(EMPTY)
+    }
+
+    /// The entry of a slot the table covers.
+    fn at(&mut self, s: u32) -> &mut Entry {
+        &mut self.slots[s as usize]
+    }
+
     /// Records that `copy` was made from `original`; with no heap for the
     /// record, [`KernelError::OutOfMemory`] and nothing recorded.
     ///
@@ -635,13 +661,28 @@ impl Copies {
     /// assert!(c.is_copy(10));
     /// ```
     pub fn add(&mut self, original: Slot, copy: Slot) -> Result<(), KernelError> {
-        self.links.try_reserve(1).map_err(|_| KernelError::OutOfMemory)?;
-        self.first.try_reserve(1).map_err(|_| KernelError::OutOfMemory)?;
-        let next = self.first.insert(original, copy);
-        if let Some(n) = next.and_then(|n| self.links.get_mut(&n)) {
-            n.prev = Some(copy);
+        let (o, c) = match (u32::try_from(original), u32::try_from(copy)) {
+            (Ok(o), Ok(c)) if o != NO_SLOT && c != NO_SLOT && o != c => (o, c),
+            _ => return Err(KernelError::InvalidArgument),
+        };
+        let need = o.max(c) as usize + 1;
+        if need > self.slots.len() {
+            // Grown by an eighth at a time: a doubling would leave up to
+            // half the table unused, and slots come densely.
+            let len = self.slots.len();
+            if need > self.slots.capacity() {
+                let target = need.max(len + len / 8).max(GROWTH_MIN);
+                self.slots.try_reserve_exact(target - len).map_err(|_| KernelError::OutOfMemory)?;
+            }
+            self.slots.resize(need, EMPTY);
         }
-        self.links.insert(copy, Link { original, prev: None, next });
+        let next = self.at(o).first;
+        if next != NO_SLOT {
+            self.at(next).prev = c;
+        }
+        self.at(o).first = c;
+        let e = self.at(c);
+        (e.original, e.prev, e.next) = (o, NO_SLOT, next);
         Ok(())
     }
 
@@ -651,7 +692,7 @@ impl Copies {
     /// assert!(!vmm_server::untyped::Copies::default().is_copy(3));
     /// ```
     pub fn is_copy(&self, slot: Slot) -> bool {
-        self.links.contains_key(&slot)
+        self.entry(slot).original != NO_SLOT
     }
 
     /// Forgets `copy` (allocates nothing); whether it was recorded.
@@ -663,19 +704,21 @@ impl Copies {
     /// assert!(!c.remove(10));
     /// ```
     pub fn remove(&mut self, copy: Slot) -> bool {
-        let Some(l) = self.links.remove(&copy) else {
+        let l = self.entry(copy);
+        if l.original == NO_SLOT {
             return false;
-        };
-        match l.prev.and_then(|p| self.links.get_mut(&p)) {
-            Some(p) => p.next = l.next,
-            None => match l.next {
-                Some(n) => drop(self.first.insert(l.original, n)),
-                None => drop(self.first.remove(&l.original)),
-            },
         }
-        if let Some(n) = l.next.and_then(|n| self.links.get_mut(&n)) {
-            n.prev = l.prev;
+        if l.prev != NO_SLOT {
+            self.at(l.prev).next = l.next;
+        } else {
+            self.at(l.original).first = l.next;
         }
+        if l.next != NO_SLOT {
+            self.at(l.next).prev = l.prev;
+        }
+        // A copy's slot covered by the table: `entry` found it there.
+        let e = &mut self.slots[copy as usize];
+        (e.original, e.prev, e.next) = (NO_SLOT, NO_SLOT, NO_SLOT);
         true
     }
 
@@ -687,10 +730,10 @@ impl Copies {
     /// assert_eq!(c.of(1).collect::<Vec<_>>(), vec![2]);
     /// ```
     pub fn of(&self, original: Slot) -> impl Iterator<Item = Slot> + '_ {
-        let mut at = self.first.get(&original).copied();
+        let mut at = slot(self.entry(original).first);
         core::iter::from_fn(move || {
             let c = at?;
-            at = self.links.get(&c).and_then(|l| l.next);
+            at = slot(self.entry(c).next);
             Some(c)
         })
     }
@@ -704,7 +747,7 @@ impl Copies {
     /// assert_eq!((c.take_one(1), c.take_one(1)), (Some(10), None));
     /// ```
     pub fn take_one(&mut self, original: Slot) -> Option<Slot> {
-        let c = self.first.get(&original).copied()?;
+        let c = slot(self.entry(original).first)?;
         self.remove(c);
         Some(c)
     }

@@ -30,7 +30,10 @@ thread_local! {
 /// (`main.rs` installs it; without it this stays 0).
 fn heap_in_use() -> i64 {
     let s = INSTRUMENTED_SYSTEM.stats();
-    s.bytes_allocated as i64 - s.bytes_deallocated as i64 + s.bytes_reallocated as i64
+    // stats_alloc adds a realloc's growth to bytes_allocated (a shrink to
+    // bytes_deallocated) and records it in bytes_reallocated as well: counting
+    // that too would count every grown vector's growth twice.
+    s.bytes_allocated as i64 - s.bytes_deallocated as i64
 }
 
 /// Heap bytes the server holds: all in use, less the fake kernel's.
@@ -203,7 +206,9 @@ pub fn report() -> String {
     let before = heap();
     let mut copies = Copies::default();
     let n = mappings as u64;
-    (0..n).for_each(|c| copies.add(c / u64::from(PEERS + 1), n + c).expect("the host has heap"));
+    // Slots are handed out densely: the originals' first, the copies' next.
+    let originals = n / u64::from(PEERS + 1);
+    (0..n).for_each(|c| copies.add(c / u64::from(PEERS + 1), originals + c).expect("the host has heap"));
     let per_copy = (heap() - before) / mappings;
 
     let mut out = String::from(

@@ -348,3 +348,13 @@ proptest! {
         prop_assert_eq!(p.slots().available(), slots_at_start - (capacity >> LARGE_BITS));
     }
 }
+
+#[test]
+fn copies_table_grows_by_an_eighth() {
+    let mut c = Copies::default();
+    for s in 512..33792 {
+        c.add(s / 65, s).unwrap();
+    }
+    let bytes = c.slots.capacity() * core::mem::size_of::<Entry>();
+    assert!(bytes <= 33792 * 16 * 9 / 8, "{bytes} bytes for 33792 slots");
+}
