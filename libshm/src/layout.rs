@@ -317,7 +317,16 @@ pub struct ProcessInfo {
     /// What the memory manager promised it (the system description's
     /// `budget`): past it, a request is refused with `ENOMEM`.
     pub budget: crate::protocol::Budget,
+    /// Where its console output goes: [`CONSOLE_KERNEL`] or
+    /// [`CONSOLE_SUPERVISOR`].
+    pub console: u64,
 }
+
+/// [`ProcessInfo::console`]: the debug kernel prints (`seL4_DebugPutChar`).
+pub const CONSOLE_KERNEL: u64 = 0;
+/// [`ProcessInfo::console`]: the kernel cannot print (a production build);
+/// lines go to the supervisor, which writes the serial device.
+pub const CONSOLE_SUPERVISOR: u64 = 1;
 
 impl ProcessInfo {
     /// The name as text.

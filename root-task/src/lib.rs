@@ -22,6 +22,7 @@
 // The kernel boundary: the root task makes every object and address space.
 #![allow(unsafe_code)]
 
+pub mod console;
 pub mod objects;
 pub mod process;
 pub mod rt;
@@ -97,9 +98,10 @@ macro_rules! image {
 /// Set up the root task from what the kernel passed and the supervisor for
 /// `system` (which starts its memory manager).
 pub fn boot(bi: &'static BootInfo, system: &'static System) -> Root {
+    let mut objs = Objects::new(bi);
+    console::init(bi, &mut objs);
     print_summary(bi);
     debug_println!("system: {}", system.source);
-    let mut objs = Objects::new(bi);
     let sup = match Supervisor::new(&mut objs, system) {
         Ok(sup) => sup,
         Err(e) => panic!("cannot set up the supervisor: {e:?}"),

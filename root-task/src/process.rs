@@ -7,7 +7,7 @@ use crate::objects::{self, ObjectSource, Objects};
 use elf::abi::{PF_W, PF_X, PT_LOAD};
 use elf::endian::AnyEndian;
 use elf::ElfBytes;
-use libshm::layout::{slots, ProcessInfo, PROCESS_INFO_MAGIC};
+use libshm::layout::{slots, ProcessInfo, CONSOLE_KERNEL, CONSOLE_SUPERVISOR, PROCESS_INFO_MAGIC};
 use libshm::layout::{
     HEAP_BASE, HEAP_MAX, IMAGE_BASE, IMAGE_END, IPC_BUFFER, PAGE_SIZE, PROCESS_INFO, STACK_PAGES, STACK_TOP,
 };
@@ -441,6 +441,7 @@ fn process_info(spec: &Spawn) -> ProcessInfo {
         restarts: spec.restarts,
         heap_bytes: spec.heap_bytes.next_multiple_of(PAGE_SIZE),
         budget: spec.budget,
+        console: if crate::console::SERIAL { CONSOLE_SUPERVISOR } else { CONSOLE_KERNEL },
     }
 }
 

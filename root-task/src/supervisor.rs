@@ -618,6 +618,11 @@ impl Supervisor {
                 }
                 Event::Handled
             }
+            calls::Request::Print { text } => {
+                crate::console::write(text.as_bytes());
+                sel4::reply(response(&Ok(calls::Reply::Print(()))));
+                Event::Handled
+            }
         }
     }
 

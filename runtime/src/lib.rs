@@ -30,6 +30,7 @@
 // The loader boundary: the entry point, the info page, the heap.
 #![allow(unsafe_code)]
 
+mod console;
 #[cfg(feature = "heap")]
 pub mod heap;
 pub mod supervisor;
@@ -49,6 +50,7 @@ pub fn start(info: u64, ipc_buffer: u64, main: fn(&'static ProcessInfo) -> i32) 
     if info.magic != PROCESS_INFO_MAGIC {
         supervisor::exit(EXIT_BAD_START)
     }
+    console::init(info);
     #[cfg(feature = "heap")]
     heap::init(info);
     supervisor::exit(main(info))

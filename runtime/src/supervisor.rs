@@ -65,6 +65,7 @@ pub fn report(value: u64) {
 
 /// End this process with `code`.
 pub fn exit(code: i32) -> ! {
+    crate::console::flush();
     // The supervisor tears us down on receipt and never answers.
     let _ = supervisor().exit(code);
     loop {

@@ -51,7 +51,7 @@ mod generated {
 
 pub use bootinfo::{BootInfo, SlotRegion, UntypedDesc};
 pub use cap::*;
-pub use debug::{debug_put_char, debug_write, DebugWriter};
+pub use debug::{debug_put_char, debug_write, debug_write_bytes, set_console, DebugWriter};
 pub use generated::*;
 pub use ipc::*;
 

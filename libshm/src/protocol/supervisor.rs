@@ -18,7 +18,74 @@
 //! assert_eq!(Reply::decode_response(Op::Wait, label, &w[..len]), Ok(Reply::Wait(-1)));
 //! ```
 
+use super::Error;
 use super::{protocol, Name, Pid, TaskId};
+
+/// Bytes of text one [`Request::Print`] carries.
+pub const TEXT_MAX: usize = 96;
+/// Words of a [`Text`] on the wire: its length, then its bytes.
+pub(crate) const TEXT_WORDS: usize = 1 + TEXT_MAX / 8;
+const _: () = assert!(TEXT_MAX.is_multiple_of(8));
+
+/// Up to [`TEXT_MAX`] bytes of console output (any bytes: the supervisor
+/// writes them as they are).
+///
+/// ```
+/// use libshm::protocol::supervisor::{Text, TEXT_MAX};
+/// let t = Text::new(b"hello\n").unwrap();
+/// assert_eq!(t.as_bytes(), b"hello\n");
+/// assert!(Text::new(&[b'x'; TEXT_MAX + 1]).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Text {
+    len: u8,
+    bytes: [u8; TEXT_MAX],
+}
+
+impl Text {
+    /// The text `b`; [`Error::BadValue`] past [`TEXT_MAX`] bytes.
+    pub fn new(b: &[u8]) -> Result<Text, Error> {
+        if b.len() > TEXT_MAX {
+            return Err(Error::BadValue);
+        }
+        let mut bytes = [0; TEXT_MAX];
+        bytes[..b.len()].copy_from_slice(b);
+        Ok(Text { len: b.len() as u8, bytes })
+    }
+
+    /// Its bytes.
+    ///
+    /// ```
+    /// assert!(libshm::protocol::supervisor::Text::new(b"").unwrap().as_bytes().is_empty());
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The wire form: the length, then the bytes little-endian in words.
+    pub(crate) fn to_words(self) -> [u64; TEXT_WORDS] {
+        let mut w = [0; TEXT_WORDS];
+        w[0] = u64::from(self.len);
+        for (word, chunk) in w[1..].iter_mut().zip(self.bytes.chunks_exact(8)) {
+            *word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        }
+        w
+    }
+
+    /// From the wire form; [`Error::BadValue`] for a length past
+    /// [`TEXT_MAX`] or bytes past the length.
+    pub(crate) fn from_words(w: &[u64; TEXT_WORDS]) -> Result<Text, Error> {
+        let len = usize::try_from(w[0]).ok().filter(|&l| l <= TEXT_MAX).ok_or(Error::BadValue)?;
+        let mut bytes = [0; TEXT_MAX];
+        for (chunk, word) in bytes.chunks_exact_mut(8).zip(&w[1..]) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        if bytes[len..].iter().any(|&b| b != 0) {
+            return Err(Error::BadValue);
+        }
+        Ok(Text { len: len as u8, bytes })
+    }
+}
 
 /// The lowest label of a supervisor call: seL4 5.0's fault labels are all
 /// below it.
@@ -46,7 +113,7 @@ protocol! {
     /// as the supervisor knows it.
     ///
     /// ```
-    /// use libshm::protocol::supervisor::{Caller, Handler, Reply, Request};
+    /// use libshm::protocol::supervisor::{Caller, Handler, Reply, Request, Text};
     /// use libshm::protocol::{Error, Name, Pid, TaskId};
     /// /// Answers pings and refuses the rest.
     /// struct Pings;
@@ -57,6 +124,7 @@ protocol! {
     ///     fn report(&mut self, _: TaskId, _: u64) -> Result<(), Error> { Err(Error::NotPermitted) }
     ///     fn start(&mut self, _: TaskId, _: Name) -> Result<TaskId, Error> { Err(Error::NotPermitted) }
     ///     fn wait(&mut self, _: TaskId, _: Pid) -> Result<i32, Error> { Err(Error::NotPermitted) }
+    ///     fn print(&mut self, _: TaskId, _: Text) -> Result<(), Error> { Err(Error::NotPermitted) }
     /// }
     /// let me = TaskId::new(4, 1).unwrap();
     /// assert_eq!(Request::Ping {}.serve(&mut Pings, Caller::Process(me)), Ok(Reply::Ping(me)));
@@ -109,6 +177,13 @@ protocol! {
         /// The process.
         pid: Pid,
     } -> i32;
+
+    /// Write `text` on the console (for a kernel that cannot print: the
+    /// supervisor owns the serial device). Answered once written.
+    Print = 0x15, fn print, from Process, caps 0 {
+        /// What to write.
+        text: Text,
+    } -> ();
 }
 
 const _: () = assert!(Op::Ping.label() == FIRST_LABEL);

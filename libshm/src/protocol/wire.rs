@@ -164,6 +164,20 @@ impl Wire for Name {
     }
 }
 
+impl Wire for super::supervisor::Text {
+    const WORDS: usize = super::supervisor::TEXT_WORDS;
+    fn put(&self, w: &mut Writer<'_>) {
+        self.to_words().iter().for_each(|&v| w.put(v));
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let mut words = [0; super::supervisor::TEXT_WORDS];
+        for v in &mut words {
+            *v = r.get()?;
+        }
+        Self::from_words(&words)
+    }
+}
+
 /// No name: all [`NAME_WORDS`] zero.
 impl Wire for Option<Name> {
     const WORDS: usize = NAME_WORDS;
