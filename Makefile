@@ -20,6 +20,11 @@ TRIPLE = $(1)-unknown-none
 IMAGES := target/images
 CARGO_TARGET = cargo build --release --target $(call TRIPLE,$(1))
 
+# A production kernel (KERNEL=release, built without CONFIG_DEBUG_BUILD)
+# cannot print: the root task then writes the serial device itself and
+# its processes send it their lines (root-task's serial-console).
+IMAGE_FEATURES = $(if $(filter release,$(KERNEL)),--features root-task/serial-console)
+
 # The system description `make run` boots (a system.toml; see README).
 SYSTEM ?= apps/spreadsheet/system.toml
 SUITE_SYSTEM := tests/suite/system.toml
@@ -48,7 +53,7 @@ define image
 	cargo build --profile programs-debug --target $(call TRIPLE,$(1)) --workspace $(PROGRAM_FEATURES) $$(for p in $$progs; do printf -- '--bin %s ' $$p; done) && \
 	mkdir -p $(EMBEDDED_DIR) && \
 	for p in $$progs; do $(call strip-program,$(1),$$p) || exit 1; done
-	SYSBUILD_SYSTEM=$(abspath $(3)) SYSBUILD_PROGRAMS_DIR=$(abspath $(call EMBEDDED_DIR,$(1))) $(call CARGO_TARGET,$(1)) -p $(2)
+	SYSBUILD_SYSTEM=$(abspath $(3)) SYSBUILD_PROGRAMS_DIR=$(abspath $(call EMBEDDED_DIR,$(1))) $(call CARGO_TARGET,$(1)) -p $(2) $(IMAGE_FEATURES)
 	mkdir -p $(IMAGES)/$(1)
 	cp target/$(call TRIPLE,$(1))/release/$(2) $(IMAGES)/$(1)/$(4).elf
 endef
@@ -82,7 +87,7 @@ test-host: kernels
 	cargo test
 
 # Crates that build for the host only.
-HOST_ONLY := loader bench-report sysbuild
+HOST_ONLY := loader bench-report sysbuild profile-report qemu-profile-plugin
 lint: kernels
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
@@ -148,7 +153,7 @@ test-system-large:
 # The benchmark: one bounded boot under -icount shift=0 (guest time counts
 # instructions, so the same image gives the same figures), its log kept,
 # then the tables, chart and target ratios from bench/report.
-BENCH_DIR = target/bench/$(ARCH)
+BENCH_DIR = target/bench/$(ARCH)$(if $(filter release,$(KERNEL)),-release)
 # Seconds before the benchmark boot is killed (it takes a few minutes).
 BENCH_TIMEOUT ?= 900
 
