@@ -153,15 +153,17 @@ test-system-large:
 # The benchmark: one bounded boot under -icount shift=0 (guest time counts
 # instructions, so the same image gives the same figures), its log kept,
 # then the tables, chart and target ratios from bench/report.
-BENCH_DIR = target/bench/$(ARCH)$(if $(filter release,$(KERNEL)),-release)
+KERNEL_SUFFIX = $(if $(filter release,$(KERNEL)),-release)
+BENCH_DIR = target/bench/$(ARCH)$(KERNEL_SUFFIX)
+BENCH_IMAGE = bench$(KERNEL_SUFFIX)
 # Seconds before the benchmark boot is killed (it takes a few minutes).
 BENCH_TIMEOUT ?= 900
 
 bench: kernel
-	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),bench)
+	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),$(BENCH_IMAGE))
 	mkdir -p $(BENCH_DIR)
 	# The log streams as it comes; the run's own status decides.
-	{ $(SIMULATE) --arch $(ARCH) --image $(IMAGES)/$(ARCH)/bench.elf --timeout $(BENCH_TIMEOUT) --icount; \
+	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --image $(IMAGES)/$(ARCH)/$(BENCH_IMAGE).elf --timeout $(BENCH_TIMEOUT) --icount; \
 	  echo $$? > $(BENCH_DIR)/status; } | tee $(BENCH_DIR)/bench.log
 	test "$$(cat $(BENCH_DIR)/status)" = 0
 	cargo run --release -q -p bench-report -- $(BENCH_DIR)/bench.log $(BENCH_DIR)
@@ -174,7 +176,7 @@ bench: kernel
 # phases, names the top functions from the unstripped programs and the
 # kernel, and gives the kernel's share: target/profile/ARCH/profile.md.
 PROFILE_AT ?= 64,1
-PROFILE_DIR = target/profile/$(ARCH)
+PROFILE_DIR = target/profile/$(ARCH)$(KERNEL_SUFFIX)
 PROFILE_PLUGIN := target/release/libqemu_profile_plugin.so
 # Seconds before the profiled boot is killed (every instruction is counted).
 PROFILE_TIMEOUT ?= 900
@@ -182,12 +184,12 @@ profile: PROGRAM_FEATURES = --features profile-markers/enabled
 profile: export BENCH_PROFILE_AT = $(PROFILE_AT)
 profile: kernel
 	cargo build --release -q -p qemu-profile-plugin -p profile-report
-	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),profile)
+	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),profile$(KERNEL_SUFFIX))
 	mkdir -p $(PROFILE_DIR)
-	{ $(SIMULATE) --arch $(ARCH) --image $(IMAGES)/$(ARCH)/profile.elf --timeout $(PROFILE_TIMEOUT) --icount \
+	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --image $(IMAGES)/$(ARCH)/profile$(KERNEL_SUFFIX).elf --timeout $(PROFILE_TIMEOUT) --icount \
 	  --qemu-arg -plugin --qemu-arg $(abspath $(PROFILE_PLUGIN)),out=$(abspath $(PROFILE_DIR))/counts.txt,arch=$(ARCH); \
 	  echo $$? > $(PROFILE_DIR)/status; } | tee $(PROFILE_DIR)/profile.log
 	test "$$(cat $(PROFILE_DIR)/status)" = 0
-	target/release/profile-report $(PROFILE_DIR)/counts.txt --kernel target/sel4/build-$(ARCH)/kernel.elf \
+	target/release/profile-report $(PROFILE_DIR)/counts.txt --kernel target/sel4/build-$(ARCH)$(KERNEL_SUFFIX)/kernel.elf \
 	  --client $(call SYMBOLS_DIR,$(ARCH))/bench-peer --server $(call SYMBOLS_DIR,$(ARCH))/vmm-server \
 	  --title "mmap_peer grow, M,K = $(PROFILE_AT), $(ARCH)" --out $(PROFILE_DIR)/profile.md

@@ -1,8 +1,8 @@
 # Kernel build and QEMU driving, for both architectures. Included by the
 # top-level Makefile (which defines run/test); usable alone too:
 #
-#   make -f qemu.mk kernel ARCH=aarch64          build the seL4 kernel (no-op if up to date)
-#   make -f qemu.mk simulate IMAGE=path/to/root-task.elf ARCH=x86_64 [TIMEOUT=60] [ICOUNT=1] [MEM=2G]
+#   make -f qemu.mk kernel ARCH=aarch64 [KERNEL=release]   build the seL4 kernel (no-op if up to date)
+#   make -f qemu.mk simulate IMAGE=path/to/root-task.elf ARCH=x86_64 [KERNEL=release] [TIMEOUT=60] [ICOUNT=1] [MEM=2G]
 #
 # In a recipe: $(call qemu-simulate,IMAGE[,ARCH]) runs one bounded boot and
 # fails the recipe unless the root task ends with `@@SEL4-EXIT 0@@` (see
@@ -12,6 +12,11 @@
 QEMU_MK_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
 ARCH ?= x86_64
+# Which seL4 build: debug (target/sel4/build-ARCH/: printing, seL4_DebugPutChar,
+# assertions) or release (target/sel4/build-ARCH-release/: no
+# CONFIG_DEBUG_BUILD, prints nothing; for benchmarks). `kernel`, `kernels`,
+# qemu-simulate and qemu-debug all use it.
+KERNEL ?= debug
 # Seconds before a run is killed and reported as TIMEOUT.
 TIMEOUT ?= 60
 # ICOUNT=1: -icount shift=0, deterministic guest time (benchmarks).
@@ -21,6 +26,7 @@ ICOUNT ?=
 MEM ?=
 
 QEMU_ARCHES := x86_64 aarch64
+KERNEL_VARIANTS := debug release
 SIMULATE := $(QEMU_MK_DIR)/tools/simulate
 KERNEL_BUILD := $(QEMU_MK_DIR)/tools/kernel/build.sh
 DEPS := $(QEMU_MK_DIR)/tools/deps.sh
@@ -28,17 +34,20 @@ DEPS := $(QEMU_MK_DIR)/tools/deps.sh
 ifeq ($(filter $(ARCH),$(QEMU_ARCHES)),)
 $(error ARCH=$(ARCH): expected one of $(QEMU_ARCHES))
 endif
+ifeq ($(filter $(KERNEL),$(KERNEL_VARIANTS)),)
+$(error KERNEL=$(KERNEL): expected one of $(KERNEL_VARIANTS))
+endif
 
 # $(call qemu-simulate,IMAGE[,ARCH])
-qemu-simulate = $(SIMULATE) --arch $(or $(2),$(ARCH)) --image $(1) --timeout $(TIMEOUT) \
-	$(if $(ICOUNT),--icount) $(if $(MEM),--mem $(MEM))
+qemu-simulate = $(SIMULATE) --arch $(or $(2),$(ARCH)) --kernel $(KERNEL) --image $(1) \
+	--timeout $(TIMEOUT) $(if $(ICOUNT),--icount) $(if $(MEM),--mem $(MEM))
 
 # Port of QEMU's GDB stub for a debug boot.
 GDB_PORT ?= 1234
 # $(call qemu-debug,IMAGE[,ARCH]): one boot for a debugger: the GDB stub on
 # GDB_PORT, the CPU held (-S) until gdb continues, no time bound (it waits
 # for a human; Ctrl-a x quits QEMU).
-qemu-debug = $(SIMULATE) --arch $(or $(2),$(ARCH)) --image $(1) --timeout 0 \
+qemu-debug = $(SIMULATE) --arch $(or $(2),$(ARCH)) --kernel $(KERNEL) --image $(1) --timeout 0 \
 	$(if $(MEM),--mem $(MEM)) --qemu-arg -gdb --qemu-arg tcp::$(GDB_PORT) --qemu-arg -S
 
 .PHONY: deps kernel kernels simulate kernel-clean
@@ -49,10 +58,10 @@ deps:
 
 # build.sh itself decides whether anything changed ("kernel up to date").
 kernel: deps
-	$(KERNEL_BUILD) $(ARCH)
+	$(KERNEL_BUILD) $(ARCH) $(KERNEL)
 
 kernels: deps
-	$(foreach a,$(QEMU_ARCHES),$(KERNEL_BUILD) $(a) &&) true
+	$(foreach a,$(QEMU_ARCHES),$(KERNEL_BUILD) $(a) $(KERNEL) &&) true
 
 # One bounded boot of IMAGE (aarch64: the loader is built by the script).
 simulate: kernel

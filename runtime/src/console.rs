@@ -3,9 +3,10 @@
 //! ([`ProcessInfo::console`]), and output is gathered into lines sent to
 //! it (`Print`), which it writes on the serial device.
 
-use libshm::client::Ipc;
 use libshm::layout::CONSOLE_SUPERVISOR;
-use libshm::protocol::supervisor::{Client, Text, TEXT_MAX};
+use libshm::protocol::supervisor::{Request, Text, TEXT_MAX};
+use libshm::protocol::MSG_MAX_WORDS;
+use sel4::MessageInfo;
 use spin::Mutex;
 
 use crate::{slots, ProcessInfo};
@@ -18,12 +19,17 @@ struct Line {
 
 static LINE: Mutex<Line> = Mutex::new(Line { bytes: [0; TEXT_MAX], len: 0 });
 
-/// Sends `bytes` to the supervisor's console.
+/// Sends `bytes` to the supervisor's console, without blocking: the
+/// supervisor may itself be calling this process (the memory manager's
+/// registrations), and a call either way would deadlock. The supervisor
+/// outranks every process, so while one runs it waits for messages unless
+/// it is in such a call: only then is a line lost.
 fn send(bytes: &[u8]) {
-    if let Ok(text) = Text::new(bytes) {
-        // A refused print has nowhere to be reported.
-        let _ = Ipc::new(slots::SUPERVISOR).print(text);
-    }
+    let Ok(text) = Text::new(bytes) else { return };
+    let mut words = [0; MSG_MAX_WORDS];
+    let (label, len) = Request::Print { text }.encode(&mut words);
+    sel4::with_ipc_buffer(|b| b.msg[..len].copy_from_slice(&words[..len]));
+    sel4::nb_send(slots::SUPERVISOR, MessageInfo::new(label, 0, 0, len as u64));
 }
 
 /// The console sink: whole lines (or full buffers) go out at once.

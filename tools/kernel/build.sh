@@ -1,50 +1,94 @@
 #!/usr/bin/env bash
 # Build the seL4 5.0.0 kernel for one architecture, out of tree, into target/.
 #
-#   tools/kernel/build.sh x86_64   -> target/sel4/build-x86_64/kernel.elf, kernel32.elf
-#   tools/kernel/build.sh aarch64  -> target/sel4/build-aarch64/kernel.elf
+#   tools/kernel/build.sh x86_64 [debug]   -> target/sel4/build-x86_64/kernel.elf, kernel32.elf
+#   tools/kernel/build.sh aarch64 [debug]  -> target/sel4/build-aarch64/kernel.elf
+#   tools/kernel/build.sh ARCH release     -> target/sel4/build-ARCH-release/ (the same files)
+#
+# debug (the default): CONFIG_DEBUG_BUILD, printing, seL4_DebugPutChar and the
+# other debug syscalls, kernel assertions (the Makefile's DEBUG=1: -DDEBUG,
+# -DCONFIG_DEBUG_BUILD, -ggdb -g3 on x86_64). release: the production kernel
+# for benchmarks, which prints nothing and refuses the debug syscalls: the
+# same config header without its DEBUG-ONLY block (the lines from
+# `/* BEGIN DEBUG-ONLY` to `/* END DEBUG-ONLY */`), no DEBUG=1 (so no
+# assertions: include/assert.h keys them on DEBUG), and plain -g so that
+# kernel.elf keeps its symbols and line tables (code is the same with or
+# without -g).
 #
 # The source is the `seL4/` folder of the crates.io package sel4-sys 0.0.28,
 # fetched by `cargo metadata` on tools/kernel/fetch/ and copied once to
 # target/sel4/src/ (shared by both arches; the sel4 crate's build.rs reads
 # libsel4 there). Our configuration goes into that copy: tools/kernel/config/
-# <arch>.h replaces the platform's autoconf.h, and for AArch64 the platform
-# qemu-arm-virt is generated from hikey (gen_qemu_arm_virt.py). Nothing it
-# writes is under version control. A rebuild happens only when one of its
-# inputs (this script, the config header, the generator, the lock file, the
-# compiler) changed.
+# <arch>.h (or its release form) replaces the platform's autoconf.h, and for
+# AArch64 the platform qemu-arm-virt is generated from hikey
+# (gen_qemu_arm_virt.py). Nothing it writes is under version control. A
+# rebuild happens only when one of its inputs (this script, the variant and its
+# config header, the generator, the lock file, the compiler) changed. Every
+# build installs its own header in the shared copy first, under a lock, so the
+# variants never see each other's.
 set -euo pipefail
 
+usage() {
+    echo "usage: $0 x86_64|aarch64 [debug|release]" >&2
+    exit 2
+}
 ARCH="${1:-}"
+VARIANT="${2:-debug}"
+[[ $# -le 2 ]] || usage
 case "$ARCH" in
 x86_64) PLAT=pc99 ;;
 aarch64) PLAT=qemu-arm-virt ;;
-*)
-    echo "usage: $0 x86_64|aarch64" >&2
-    exit 2
-    ;;
+*) usage ;;
+esac
+case "$VARIANT" in
+debug) SUFFIX= ;;
+release) SUFFIX=-release ;;
+*) usage ;;
 esac
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 OUT="$ROOT/target/sel4"
 SRC="$OUT/src"
-BUILD="$OUT/build-$ARCH"
+BUILD="$OUT/build-$ARCH$SUFFIX"
 CONFIG="$HERE/config/$ARCH.h"
 FETCH="$HERE/fetch/Cargo.toml"
 GEN="$HERE/gen_qemu_arm_virt.py"
 if [[ "$ARCH" == aarch64 ]]; then TOOLPREFIX=aarch64-linux-gnu-; else TOOLPREFIX=; fi
 
 mkdir -p "$OUT"
-# Both arches share the source copy: serialise concurrent builds.
+# Both arches and both variants share the source copy: serialise builds.
 exec 9>"$OUT/.lock"
 flock 9
+
+# The header this variant builds with: the arch's config header, for release
+# without its DEBUG-ONLY block (one definition of every other option).
+HEADER="$OUT/.autoconf-$ARCH-$VARIANT.h"
+if [[ "$VARIANT" == debug ]]; then
+    cp "$CONFIG" "$HEADER"
+else
+    awk '
+        /^\/\* BEGIN DEBUG-ONLY/ { if (seen++ || skip) bad = 1; skip = 1; next }
+        /^\/\* END DEBUG-ONLY \*\/$/ { if (!skip) bad = 1; skip = 0; next }
+        !skip { print }
+        END { if (bad || skip || seen != 1) exit 1 }' "$CONFIG" >"$HEADER" || {
+        echo "$CONFIG: expected one '/* BEGIN DEBUG-ONLY' line, then one" \
+            "'/* END DEBUG-ONLY */' line" >&2
+        exit 1
+    }
+    debug_only='DEBUG|CONFIG_DEBUG_BUILD|CONFIG_PRINTING|CONFIG_IRQ_REPORTING|CONFIG_USER_STACK_TRACE_LENGTH'
+    if grep -nE "^[[:space:]]*#.*\<($debug_only)\>" "$HEADER" >&2; then
+        echo "$CONFIG: debug-only options outside its DEBUG-ONLY block (above)" >&2
+        exit 1
+    fi
+fi
 
 # Everything the kernel binary depends on besides the pristine source, whose
 # identity is pinned by the Cargo.lock checksum.
 inputs_hash() {
     {
-        sha256sum "$HERE/build.sh" "$CONFIG" "$HERE/fetch/Cargo.lock"
+        echo "variant $VARIANT"
+        sha256sum "$HERE/build.sh" "$HEADER" "$HERE/fetch/Cargo.lock"
         [[ "$ARCH" != aarch64 ]] || sha256sum "$GEN"
         "${TOOLPREFIX}gcc" --version 2>/dev/null | sed -n 1p
     } | sha256sum | cut -d' ' -f1
@@ -57,7 +101,7 @@ have_outputs() { for f in "${outputs[@]}"; do [[ -s "$f" ]] || return 1; done; }
 HASH="$(inputs_hash)"
 if have_outputs && [[ -f "$BUILD/.inputs" && "$(cat "$BUILD/.inputs")" == "$HASH" ]] &&
     [[ -f "$SRC/.copied" ]]; then
-    echo "kernel up to date ($ARCH: ${outputs[*]#"$ROOT"/})"
+    echo "kernel up to date ($ARCH $VARIANT: ${outputs[*]#"$ROOT"/})"
     exit 0
 fi
 
@@ -82,11 +126,12 @@ print(next(p["manifest_path"] for p in d["packages"] if p["name"] == "sel4-sys")
     echo "$kernel_src" >"$SRC/.copied"
 fi
 
-# 2. Our configuration and platform, written into the copy.
+# 2. Our configuration and platform, written into the copy: always, as the
+# other variant's build may have left its header there.
 if [[ "$ARCH" == aarch64 ]]; then
     /usr/bin/python3 "$GEN" "$SRC"
 fi
-cp "$CONFIG" "$SRC/include/plat/$PLAT/autoconf.h"
+cp "$HEADER" "$SRC/include/plat/$PLAT/autoconf.h"
 
 # 3. Build. The generators' shebang is `/usr/bin/env python`: make `python` be
 # Debian's python3 (with ply/tempita/six), not whatever else is on PATH.
@@ -96,13 +141,22 @@ ln -sf /usr/bin/python3 "$shim/python"
 
 rm -rf "$BUILD"
 mkdir -p "$BUILD"
-make_args=(-f "$SRC/Makefile" SOURCE_ROOT="$SRC" PLAT="$PLAT" DEBUG=1
+cp "$HEADER" "$BUILD/autoconf.h" # what it was built with, for reference
+make_args=(-f "$SRC/Makefile" SOURCE_ROOT="$SRC" PLAT="$PLAT"
     PYTHON=/usr/bin/python3 CIRCULAR_INCLUDES=true)
+# GCC 12 warnings that 2017 code trips; the Makefile appends to CFLAGS.
+cflags="-Wno-error=address-of-packed-member -Wno-error=array-bounds"
+if [[ "$VARIANT" == debug ]]; then
+    make_args+=(DEBUG=1)
+else
+    cflags+=" -g" # x86_64; AArch64's flag set below has it
+fi
 if [[ "$ARCH" == x86_64 ]]; then
     make_args+=(ARCH=x86 SEL4_ARCH=x86_64)
 else
     # The Makefile knows neither our platform nor -marm-free ARM flags: extend
-    # its platform list and give the whole AArch64 flag set.
+    # its platform list and give the whole AArch64 flag set (it replaces
+    # CFLAGS; then the Makefile adds only its defines, -DDEBUG etc. if debug).
     make_args+=(ARCH=arm SEL4_ARCH=aarch64 CPU=cortex-a53 ARMV=armv8-a
         TOOLPREFIX="$TOOLPREFIX"
         "PLAT_LIST=pc99 hikey $PLAT"
@@ -110,13 +164,12 @@ else
 fi
 (
     cd "$BUILD"
-    # GCC 12 warnings that 2017 code trips; the Makefile appends to CFLAGS.
-    export CFLAGS="-Wno-error=address-of-packed-member -Wno-error=array-bounds"
+    export CFLAGS="$cflags"
     export PATH="$shim:$PATH"
     make -j"$(nproc)" "${make_args[@]}" >"$BUILD/build.log" 2>&1
 ) || {
     tail -n 40 "$BUILD/build.log" >&2
-    echo "kernel build failed ($ARCH); full log: $BUILD/build.log" >&2
+    echo "kernel build failed ($ARCH $VARIANT); full log: $BUILD/build.log" >&2
     exit 1
 }
 
@@ -126,4 +179,4 @@ if [[ "$ARCH" == x86_64 ]]; then
 fi
 echo "$HASH" >"$BUILD/.inputs"
 ms=$((($(date +%s%N) - start) / 1000000))
-printf 'kernel built (%s) in %d.%03d s: %s\n' "$ARCH" $((ms / 1000)) $((ms % 1000)) "${outputs[*]#"$ROOT"/}"
+printf 'kernel built (%s %s) in %d.%03d s: %s\n' "$ARCH" "$VARIANT" $((ms / 1000)) $((ms % 1000)) "${outputs[*]#"$ROOT"/}"

@@ -179,7 +179,8 @@ protocol! {
     } -> i32;
 
     /// Write `text` on the console (for a kernel that cannot print: the
-    /// supervisor owns the serial device). Answered once written.
+    /// supervisor owns the serial device). `runtime` sends it without
+    /// waiting (`NBSend`), so the answer goes nowhere.
     Print = 0x15, fn print, from Process, caps 0 {
         /// What to write.
         text: Text,

@@ -45,7 +45,16 @@
 #define CONFIG_MAX_NUM_NODES 1
 #define CONFIG_KERNEL_STACK_BITS 12
 
-/* Debug kernel: printing, seL4_DebugPutChar, asserts */
+/* Build */
+#define CONFIG_OPTIMISATION_O2 1
+#define CONFIG_NO_BENCHMARKS 1
+
+/* BEGIN DEBUG-ONLY: the debug kernel (printing, seL4_DebugPutChar and the
+ * other debug syscalls, IRQ reports, user stack dumps on faults). The
+ * release kernel (tools/kernel/build.sh ARCH release) is built from this
+ * file without the lines from this one to END DEBUG-ONLY, and without the
+ * Makefile's DEBUG=1 (whose -DDEBUG turns kernel assertions on). Keep only
+ * debug options in here, and these two marker lines as they are. */
 #define CONFIG_DEBUG_BUILD 1
 #define CONFIG_PRINTING 1
 #define CONFIG_IRQ_REPORTING 1
@@ -53,7 +62,6 @@
 #ifndef CONFIG_USER_STACK_TRACE_LENGTH
 #define CONFIG_USER_STACK_TRACE_LENGTH 1
 #endif
-#define CONFIG_OPTIMISATION_O2 1
-#define CONFIG_NO_BENCHMARKS 1
+/* END DEBUG-ONLY */
 
 #endif /* AUTOCONF_INCLUDED */
