@@ -7,7 +7,9 @@
 #                                     on-target suites on both arches
 #   make bench [ARCH=x86_64|aarch64]  the benchmark under -icount shift=0,
 #                                     results in target/bench/ARCH/
-#   make profile [ARCH=...] [PROFILE_AT=M,K]
+#   make bench-kernels [ARCH=...]     the benchmark on the debug and the
+#                                     production kernel, side by side
+#   make profile [ARCH=...] [PROFILE_AT=M,K] [KERNEL=release]
 #                                     one grow split into phases and
 #                                     functions, in target/profile/ARCH/
 #
@@ -58,7 +60,7 @@ define image
 	cp target/$(call TRIPLE,$(1))/release/$(2) $(IMAGES)/$(1)/$(4).elf
 endef
 
-.PHONY: profile c-lib test-systems test-system-large run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
+.PHONY: bench-kernels profile c-lib test-systems test-system-large run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
 
 run: kernel
 	$(call image,$(ARCH),root-task-image,$(SYSTEM),system)
@@ -167,6 +169,14 @@ bench: kernel
 	  echo $$? > $(BENCH_DIR)/status; } | tee $(BENCH_DIR)/bench.log
 	test "$$(cat $(BENCH_DIR)/status)" = 0
 	cargo run --release -q -p bench-report -- $(BENCH_DIR)/bench.log $(BENCH_DIR)
+
+# The benchmark on the debug and on the production kernel, and every
+# target's ratio on both (target/bench/ARCH/kernels.md).
+bench-kernels:
+	$(MAKE) bench KERNEL=debug
+	$(MAKE) bench KERNEL=release
+	cargo run --release -q -p bench-report -- target/bench/$(ARCH)/bench.log target/bench/$(ARCH) \
+	  target/bench/$(ARCH)-release/bench.log
 
 # The profiler: the benchmark image with the phase markers compiled in
 # (tools/profile/markers; no other build has them), its owner running only

@@ -206,6 +206,21 @@ pub fn subscribers(samples: &[Sample]) -> String {
         + &rows
 }
 
+/// Every target's ratio in two runs side by side (the debug and the
+/// production kernel), named by their logs.
+pub fn kernels(ours: &[Target], theirs: &[Target], our_log: &str, their_log: &str) -> String {
+    let mut out = format!("\n| target | bound | {our_log} | {their_log} |\n|---|---:|---:|---:|\n");
+    let show = |t: Option<&Target>| {
+        t.and_then(|t| t.ratio.map(|r| format!("{r:.2} {}", t.verdict()))).unwrap_or_else(|| "-".into())
+    };
+    for t in ours {
+        let other = theirs.iter().find(|o| o.what == t.what);
+        let bound = format!("{} {}", if t.at_least { ">=" } else { "<=" }, t.bound);
+        writeln!(out, "| {} | {bound} | {} | {} |", t.what, show(Some(t)), show(other)).unwrap();
+    }
+    out
+}
+
 /// The results as CSV.
 pub fn csv(samples: &[Sample]) -> String {
     let mut out = String::from("design,peers,pages,cycles,stopped_after\n");
@@ -263,6 +278,15 @@ mod tests {
         .unwrap();
         assert!(subscribers(&s).contains("| 4 | 1 | 1000 | 1400 | 1.400 | 100 |"), "{}", subscribers(&s));
         assert_eq!(subscribers(&s[..1]), "");
+    }
+
+    #[test]
+    fn kernels_are_set_side_by_side() {
+        let t = targets(&parse(LOG).unwrap());
+        let table = kernels(&t, &t[..1], "debug.log", "release.log");
+        assert!(table.contains("| debug.log | release.log |"));
+        assert!(table.contains("| 4.00 met | 4.00 met |"), "{table}");
+        assert!(table.lines().last().unwrap().ends_with("| - |"));
     }
 
     #[test]

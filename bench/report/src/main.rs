@@ -1,6 +1,8 @@
-//! `bench-report LOG OUT_DIR`: read a benchmark run's log, write
-//! `results.md`, `results.csv` and `cost-vs-peers.svg` into OUT_DIR, and
-//! print the targets with their measured ratios.
+//! `bench-report LOG OUT_DIR [OTHER_LOG]`: read a benchmark run's log,
+//! write `results.md`, `results.csv` and `cost-vs-peers.svg` into OUT_DIR,
+//! and print the targets with their measured ratios. With OTHER_LOG (the
+//! same benchmark on the other kernel: debug and production), also
+//! `kernels.md`, every target's ratio on both.
 
 #![forbid(unsafe_code)]
 
@@ -19,9 +21,13 @@ const CHART: (u32, u32) = (900, 560);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, log, out] = args.as_slice() else {
-        eprintln!("usage: bench-report LOG OUT_DIR");
-        std::process::exit(2);
+    let (log, out, other) = match args.as_slice() {
+        [_, log, out] => (log, out, None),
+        [_, log, out, other] => (log, out, Some(other)),
+        _ => {
+            eprintln!("usage: bench-report LOG OUT_DIR [OTHER_LOG]");
+            std::process::exit(2);
+        }
     };
     let text = std::fs::read_to_string(log).unwrap_or_else(|e| fail(&format!("{log}: {e}")));
     let samples = parse(&text).unwrap_or_else(|e| fail(&e));
@@ -48,6 +54,13 @@ fn main() {
         );
     }
     print!("{mem}");
+    if let Some(other) = other {
+        let text = std::fs::read_to_string(other).unwrap_or_else(|e| fail(&format!("{other}: {e}")));
+        let theirs = parse(&text).unwrap_or_else(|e| fail(&e));
+        let table = bench_report::kernels(&targets(&samples), &targets(&theirs), log, other);
+        print!("{table}");
+        write("kernels.md", table);
+    }
     println!("bench-report: wrote results.md, results.csv, cost-vs-peers.svg in {}", out.display());
 }
 
