@@ -263,9 +263,12 @@ impl<K: Kernel> Server<K> {
         let acquired = (|| -> Result<Vec<Frame<K::Cap>>, Error> {
             let paying = peers.iter().filter(|p| **p == Pays::Mappings).count();
             room(&mut maps, paying * pages)?;
-            // A charge for the grower and each peer: the log's room at once,
-            // not grown (and rehashed) peer by peer.
+            // The log's room at once, not grown (and rehashed) peer by
+            // peer: a charge for the grower and each peer, a copy for
+            // each new mapping, and the frames.
             txn.charges.reserve(peers.len() + 1)?;
+            room(&mut txn.copies, paying * pages)?;
+            room(&mut txn.frames, pages)?;
             let (mut m, objects) = self.mapper();
             let frames = m.alloc_frames(&mut txn, plan, who.pid())?;
             let o = objects.get(&id).ok_or(Error::UnknownObject)?;
