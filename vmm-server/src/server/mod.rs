@@ -163,7 +163,7 @@ impl<K: Kernel> Server<K> {
             kernel,
             limits,
             state: State {
-                procs: VecMap::new(),
+                procs: PidTable::new(),
                 seen: PidSet::new(),
                 usage: PidTable::new(),
                 budgets: PidTable::new(),

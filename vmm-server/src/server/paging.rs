@@ -185,7 +185,7 @@ pub(super) fn small_mapped_in<C: Copy>(obj: &Object<C>, att: &Attachment<C>, slo
 /// read from while it works.
 pub(super) struct Mapper<'a, K: Kernel> {
     pub(super) kernel: &'a mut K,
-    pub(super) procs: &'a mut VecMap<Pid, Process<K::Cap>>,
+    pub(super) procs: &'a mut PidTable<Process<K::Cap>>,
     pub(super) ledger: Ledger<'a>,
 }
 

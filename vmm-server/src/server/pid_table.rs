@@ -1,5 +1,6 @@
-//! A table keyed by pid whose every growth is fallible: what each pid has
-//! been charged and its budget, looked up for every peer of every grow. A
+//! A table keyed by pid whose every growth is fallible: the processes, what
+//! each pid has been charged and its budget, looked up for every peer of
+//! every grow. A
 //! hash table, since pids only grow (a dense array would grow with every
 //! pid ever handed out) and a sorted vector costs a binary search per
 //! lookup (the profile of a 64-peer grow showed the budget checks at a
@@ -20,6 +21,14 @@ impl<V> PidTable<V> {
     /// An empty table (allocates nothing).
     pub(crate) fn new() -> Self {
         PidTable(HashMap::with_hasher(BuildHasherDefault::default()))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.values()
     }
 
     pub(crate) fn contains_key(&self, pid: &Pid) -> bool {

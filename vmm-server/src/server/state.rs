@@ -158,7 +158,7 @@ impl core::fmt::Debug for PidSet {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct State<C> {
-    pub procs: VecMap<Pid, Process<C>>,
+    pub procs: PidTable<Process<C>>,
     /// Every pid ever registered: a badge or task id naming one that is no
     /// longer (or differently) registered is an earlier incarnation.
     pub seen: PidSet,
