@@ -114,6 +114,17 @@ pub(super) fn charge<C>(
     cost: Usage,
 ) -> Result<(), Error> {
     check(usage, budgets, pid, cost)?;
+    record(usage, txn, pid, cost)
+}
+
+/// Charges `pid` `cost` already checked against its budget (see
+/// [`charge`]).
+pub(super) fn record<C>(
+    usage: &mut PidTable<Usage>,
+    txn: &mut Txn<C>,
+    pid: Pid,
+    cost: Usage,
+) -> Result<(), Error> {
     if cost == Usage::NONE {
         return Ok(());
     }

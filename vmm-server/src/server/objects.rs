@@ -277,7 +277,12 @@ impl<K: Kernel> Server<K> {
                 match pays {
                     Pays::Mappings => {
                         let refs = frames.iter().enumerate().map(|(i, f)| (first + i, f));
-                        m.map_frames(&mut txn, pid, base, refs, a.rights, pid, &mut maps)?;
+                        // Checked above for the most these pages can cost
+                        // it; only the grower is charged (its frames) since.
+                        m.ledger.covered = (pid != who.pid()).then_some(pid);
+                        let mapped = m.map_frames(&mut txn, pid, base, refs, a.rights, pid, &mut maps);
+                        m.ledger.covered = None;
+                        mapped?;
                     }
                     Pays::Pending => {
                         let runs = (a.pending.runs(), a.pending.runs_after_insert(new.clone()));
