@@ -129,9 +129,9 @@ pub(super) fn record<C>(
         return Ok(());
     }
     usage.reserve(1)?;
-    txn.charges.reserve(1)?;
+    room(&mut txn.charges, 1)?;
     add(usage, pid, &cost);
-    add(&mut txn.charges, pid, &cost);
+    txn.charges.push((pid, cost));
     Ok(())
 }
 
@@ -166,7 +166,8 @@ pub(super) fn shrunk(usage: &mut PidTable<Usage>, pid: Pid, (before, after): (u6
 /// Takes back a charge `charge` made in `txn` (the thing was not spent
 /// after all).
 pub(super) fn refund<C>(usage: &mut PidTable<Usage>, txn: &mut Txn<C>, pid: Pid, cost: Usage) {
-    if let Some(sum) = txn.charges.get_mut(&pid) {
+    // The charge being taken back is the pid's last one.
+    if let Some((_, sum)) = txn.charges.iter_mut().rev().find(|(p, _)| *p == pid) {
         *sum = sum.saturating_sub(&cost);
     }
     credit(usage, pid, cost);

@@ -266,7 +266,7 @@ impl<K: Kernel> Server<K> {
             // The log's room at once, not grown (and rehashed) peer by
             // peer: a charge for the grower and each peer, a copy for
             // each new mapping, and the frames.
-            txn.charges.reserve(peers.len() + 1)?;
+            room(&mut txn.charges, peers.len() + 1)?;
             room(&mut txn.copies, paying * pages)?;
             room(&mut txn.frames, pages)?;
             let (mut m, objects) = self.mapper();

@@ -68,8 +68,4 @@ impl<V> PidTable<V> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Pid, &V)> {
         self.0.iter().map(|(k, v)| (*k, v))
     }
-
-    pub(crate) fn into_entries(self) -> impl Iterator<Item = (Pid, V)> {
-        self.0.into_iter()
-    }
 }

@@ -10,15 +10,15 @@ pub(super) struct Txn<C> {
     pub(super) copies: Vec<C>,
     /// Paging structures entered in a process's table.
     pub(super) tables: Vec<(Pid, TableLevel, u64, Option<C>)>,
-    /// What was charged to whom, one sum per pid (a grow charges every
-    /// peer for every page).
-    pub(super) charges: PidTable<Usage>,
+    /// What was charged to whom, in order: a push per charge (a grow
+    /// charges every peer), so logging one neither hashes nor searches.
+    pub(super) charges: Vec<(Pid, Usage)>,
 }
 
 impl<C: Copy> Txn<C> {
     /// An empty log.
     pub(super) fn new() -> Self {
-        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new(), charges: PidTable::new() }
+        Txn { frames: Vec::new(), copies: Vec::new(), tables: Vec::new(), charges: Vec::new() }
     }
 
     /// Allocates a frame, logged (the log's room is made first, so a
@@ -46,7 +46,7 @@ impl<C: Copy> Txn<C> {
     /// (deepest first, as they were made root-first), then frames; and
     /// gives back every charge.
     pub(super) fn rollback<K: Kernel<Cap = C>>(self, kernel: &mut K, state: &mut State<C>) {
-        for (pid, cost) in self.charges.into_entries() {
+        for (pid, cost) in self.charges {
             budget::credit(&mut state.usage, pid, cost);
         }
         self.copies.into_iter().rev().for_each(|c| kernel.delete(c));
