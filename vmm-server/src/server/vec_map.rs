@@ -122,11 +122,6 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         self.0.retain_mut(|(k, v)| keep(k, v));
     }
 
-    #[cfg(any(test, feature = "test-kit"))]
-    pub(crate) fn keys(&self) -> impl DoubleEndedIterator<Item = K> + '_ {
-        self.0.iter().map(|(k, _)| *k)
-    }
-
     pub(crate) fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
         self.0.iter().map(|(_, v)| v)
     }
