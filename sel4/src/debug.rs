@@ -15,10 +15,17 @@ static SINK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 /// Sends all console output from here on to `sink` instead of the
 /// kernel's `seL4_DebugPutChar` (which a production kernel does not have).
 ///
-/// ```no_run
+/// ```no_run,ignore-linux
+/// #![no_std]
+/// #![no_main]
+/// # #[panic_handler]
+/// # fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
 /// fn nowhere(_: &[u8]) {}
-/// sel4::set_console(nowhere);
-/// sel4::debug_println!("dropped");
+///
+/// fn quiet() {
+///     sel4::set_console(nowhere);
+///     sel4::debug_println!("dropped");
+/// }
 /// ```
 pub fn set_console(sink: fn(&[u8])) {
     SINK.store(sink as *mut (), Ordering::Release);
@@ -31,8 +38,14 @@ fn kernel_put_char(c: u8) {
 
 /// Writes `bytes` on the console.
 ///
-/// ```no_run
-/// sel4::debug_write_bytes(b"raw\n");
+/// ```no_run,ignore-linux
+/// #![no_std]
+/// #![no_main]
+/// # #[panic_handler]
+/// # fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+/// fn hello() {
+///     sel4::debug_write_bytes(b"raw\n");
+/// }
 /// ```
 pub fn debug_write_bytes(bytes: &[u8]) {
     let sink = SINK.load(Ordering::Acquire);
