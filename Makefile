@@ -1,8 +1,8 @@
 # Peer-mapped shared memory on seL4: the two commands of the README.
 #
-#   make run  [ARCH=x86_64|aarch64] [SYSTEM=path/to/system.toml]
+#   make run  [ARCH=x86_64|aarch64] [SYSTEM=path/to/system.toml] [CORES=1|2|4]
 #                                     boot a described system (default: the
-#                                     spreadsheet demo) under QEMU
+#                                     spreadsheet demo, on 1 core) under QEMU
 #   make test                         every test: host tests, lint, and the
 #                                     on-target suites on both arches
 #   make bench [ARCH=x86_64|aarch64]  the benchmark under -icount shift=0,
@@ -20,6 +20,13 @@ include qemu.mk
 
 TRIPLE = $(1)-unknown-none
 IMAGES := target/images
+# Per core count: the sel4 crate's bindings for the SMP kernel (feature
+# smp) and where those programs and images are kept.
+SMP_FEATURES = $(if $(filter 1,$(CORES)),,--features sel4/smp)
+IMAGE_SMP_FEATURES = $(if $(filter 1,$(CORES)),,--features root-task/smp)
+CORES_SUFFIX = $(if $(filter 1,$(CORES)),,-smp$(CORES))
+# $(call image-dir,ARCH): target/images/ARCH[-smpN]
+image-dir = $(IMAGES)/$(1)$(CORES_SUFFIX)
 CARGO_TARGET = cargo build --release --target $(call TRIPLE,$(1))
 
 # A production kernel (KERNEL=release, built without CONFIG_DEBUG_BUILD)
@@ -37,7 +44,7 @@ SYSBUILD = cargo run -q -p sysbuild --
 # The programs built for ARCH $(1) with symbols (gdb, simulate --symbols),
 # and the stripped copies the root task embeds.
 SYMBOLS_DIR = target/$(call TRIPLE,$(1))/programs-debug
-EMBEDDED_DIR = target/$(call TRIPLE,$(1))/programs
+EMBEDDED_DIR = target/$(call TRIPLE,$(1))/programs$(if $(filter 1,$(CORES)),,-smp)
 OBJCOPY_x86_64 := objcopy
 OBJCOPY_aarch64 := aarch64-linux-gnu-objcopy
 # Strip program $(2) for ARCH $(1); the embedded copy is replaced only when
@@ -49,22 +56,22 @@ strip-program = { $(OBJCOPY_$(1)) --strip-all $(SYMBOLS_DIR)/$(2) $(EMBEDDED_DIR
 
 # $(call image,ARCH,PACKAGE,SYSTEM,NAME): build the programs description
 # SYSTEM names, then the image crate PACKAGE (a root task) with them
-# embedded, kept as target/images/ARCH/NAME.elf.
+# embedded, kept as target/images/ARCH[-smpN]/NAME.elf (for CORES).
 define image
 	progs="$$($(SYSBUILD) programs $(3))" && \
-	cargo build --profile programs-debug --target $(call TRIPLE,$(1)) --workspace $(PROGRAM_FEATURES) $$(for p in $$progs; do printf -- '--bin %s ' $$p; done) && \
+	cargo build --profile programs-debug --target $(call TRIPLE,$(1)) --workspace $(PROGRAM_FEATURES) $(SMP_FEATURES) $$(for p in $$progs; do printf -- '--bin %s ' $$p; done) && \
 	mkdir -p $(EMBEDDED_DIR) && \
 	for p in $$progs; do $(call strip-program,$(1),$$p) || exit 1; done
-	SYSBUILD_SYSTEM=$(abspath $(3)) SYSBUILD_PROGRAMS_DIR=$(abspath $(call EMBEDDED_DIR,$(1))) $(call CARGO_TARGET,$(1)) -p $(2) $(IMAGE_FEATURES)
-	mkdir -p $(IMAGES)/$(1)
-	cp target/$(call TRIPLE,$(1))/release/$(2) $(IMAGES)/$(1)/$(4).elf
+	SYSBUILD_SYSTEM=$(abspath $(3)) SYSBUILD_PROGRAMS_DIR=$(abspath $(call EMBEDDED_DIR,$(1))) $(call CARGO_TARGET,$(1)) -p $(2) $(IMAGE_FEATURES) $(IMAGE_SMP_FEATURES)
+	mkdir -p $(call image-dir,$(1))
+	cp target/$(call TRIPLE,$(1))/release/$(2) $(call image-dir,$(1))/$(4).elf
 endef
 
 .PHONY: bench-kernels profile c-lib test-systems test-system-large run debug test test-host lint doc doc-test test-target-x86_64 test-target-aarch64 bench
 
 run: kernel
 	$(call image,$(ARCH),root-task-image,$(SYSTEM),system)
-	$(call qemu-simulate,$(IMAGES)/$(ARCH)/system.elf)
+	$(call qemu-simulate,$(call image-dir,$(ARCH))/system.elf)
 
 # The demo under QEMU's GDB stub (qemu-debug in qemu.mk), after the gdb
 # lines to use.
@@ -75,8 +82,8 @@ debug: kernel
 	@echo "    -ex 'file $(call SYMBOLS_DIR,$(ARCH))/spreadsheet' \\"
 	@echo "    -ex 'target remote :$(GDB_PORT)' -ex 'hbreak spreadsheet::main' -ex continue"
 	@echo "debug: the root task and every app are linked at the same address, so load one"
-	@echo "  program's symbols at a time: 'file $(IMAGES)/$(ARCH)/system.elf' for the root task."
-	$(call qemu-debug,$(IMAGES)/$(ARCH)/system.elf)
+	@echo "  program's symbols at a time: 'file $(call image-dir,$(ARCH))/system.elf' for the root task."
+	$(call qemu-debug,$(call image-dir,$(ARCH))/system.elf)
 
 test: test-host lint doc doc-test c-lib test-target-x86_64 test-target-aarch64 test-systems
 	@echo "make test: all suites passed"
@@ -110,9 +117,9 @@ TARGET_DOC_EXAMPLES := libshm/src/shm.rs libshm/src/sync.rs libshm/src/mapped.rs
 doc-test: kernels
 	$(foreach a,$(QEMU_ARCHES),cargo test --doc --target $(call TRIPLE,$(a)) -p libshm -p runtime -p sel4 -- $(TARGET_DOC_EXAMPLES) &&) true
 
-$(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernels
+$(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernel-%
 	$(call image,$*,suite,$(SUITE_SYSTEM),suite)
-	$(call qemu-simulate,$(IMAGES)/$*/suite.elf,$*)
+	$(call qemu-simulate,$(call image-dir,$*)/suite.elf,$*)
 
 # The described systems boot and end well on both arches: the demo (an
 # owner that starts its viewers, one crashing and restarted) and the
@@ -147,7 +154,7 @@ system-arch = $(word 1,$(subst -, ,$(1)))
 system-app = $(patsubst $(call system-arch,$(1))-%,%,$(1))
 test-system-%: kernels
 	$(call image,$(call system-arch,$*),root-task-image,apps/$(call system-app,$*)/system.toml,$(call system-app,$*))
-	$(call qemu-simulate,$(IMAGES)/$(call system-arch,$*)/$(call system-app,$*).elf,$(call system-arch,$*))
+	$(call qemu-simulate,$(call image-dir,$(call system-arch,$*))/$(call system-app,$*).elf,$(call system-arch,$*))
 
 test-system-large:
 	$(MAKE) test-system-x86_64-large MEM=2G
@@ -165,7 +172,7 @@ bench: kernel
 	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),$(BENCH_IMAGE))
 	mkdir -p $(BENCH_DIR)
 	# The log streams as it comes; the run's own status decides.
-	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --image $(IMAGES)/$(ARCH)/$(BENCH_IMAGE).elf --timeout $(BENCH_TIMEOUT) --icount; \
+	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --image $(call image-dir,$(ARCH))/$(BENCH_IMAGE).elf --timeout $(BENCH_TIMEOUT) --icount; \
 	  echo $$? > $(BENCH_DIR)/status; } | tee $(BENCH_DIR)/bench.log
 	test "$$(cat $(BENCH_DIR)/status)" = 0
 	cargo run --release -q -p bench-report -- $(BENCH_DIR)/bench.log $(BENCH_DIR)
@@ -196,7 +203,7 @@ profile: kernel
 	cargo build --release -q -p qemu-profile-plugin -p profile-report
 	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),profile$(KERNEL_SUFFIX))
 	mkdir -p $(PROFILE_DIR)
-	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --image $(IMAGES)/$(ARCH)/profile$(KERNEL_SUFFIX).elf --timeout $(PROFILE_TIMEOUT) --icount \
+	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --image $(call image-dir,$(ARCH))/profile$(KERNEL_SUFFIX).elf --timeout $(PROFILE_TIMEOUT) --icount \
 	  --qemu-arg -plugin --qemu-arg $(abspath $(PROFILE_PLUGIN)),out=$(abspath $(PROFILE_DIR))/counts.txt,arch=$(ARCH); \
 	  echo $$? > $(PROFILE_DIR)/status; } | tee $(PROFILE_DIR)/profile.log
 	test "$$(cat $(PROFILE_DIR)/status)" = 0

@@ -21,6 +21,8 @@ pub struct Objects {
     /// RAM untypeds, largest first.
     untypeds: [(CPtr, u8); MAX_UNTYPEDS],
     num_untypeds: usize,
+    /// How many cores the kernel runs on (BootInfo's node count).
+    pub cores: usize,
 }
 
 impl Objects {
@@ -41,6 +43,7 @@ impl Objects {
             end_slot: empty.end,
             untypeds,
             num_untypeds: n,
+            cores: (bi.num_nodes as usize).max(1),
         }
     }
 

@@ -44,6 +44,8 @@ pub enum SpawnError {
     BadImage,
     /// No free arena.
     NoArena,
+    /// The description places it on a core the kernel does not have.
+    NoSuchCore,
     /// The image embeds no program of that name.
     UnknownProgram,
     /// The system description names no process so.
@@ -171,6 +173,8 @@ pub struct Spawn<'a> {
     pub arg: u64,
     /// Scheduling priority.
     pub priority: u8,
+    /// The core it runs on (below the kernel's node count).
+    pub core: u32,
     /// Bytes of heap, mapped at [`HEAP_BASE`].
     pub heap_bytes: u64,
     /// What the memory manager is asked to promise it (told to it in its
@@ -414,9 +418,27 @@ fn build(
         ipc_buffer_frame: ipc,
     })?;
     b.park(ipc.cptr())?;
+    place(tcb, spec.core)?;
     let regs = sel4::thread_context(elf.ehdr.e_entry as usize, STACK_TOP as usize, PROCESS_INFO, IPC_BUFFER);
     tcb.write_registers(true, &regs)?;
     Ok(ProcessCaps { arena, vspace, cnode })
+}
+
+/// Puts the thread on `core` before it first runs.
+#[cfg(feature = "smp")]
+fn place(tcb: Cap<Tcb>, core: u32) -> Result<(), SpawnError> {
+    Ok(tcb.set_affinity(core as sel4::Word)?)
+}
+
+/// A uniprocessor kernel has core 0 only (the supervisor never asks for
+/// another: it places by BootInfo's node count).
+#[cfg(not(feature = "smp"))]
+fn place(_: Cap<Tcb>, core: u32) -> Result<(), SpawnError> {
+    if core == 0 {
+        Ok(())
+    } else {
+        Err(SpawnError::NoSuchCore)
+    }
 }
 
 fn process_info(spec: &Spawn) -> ProcessInfo {

@@ -37,6 +37,9 @@ struct Process {
     budget: Budget,
     restarts_left: u32,
     restarts: u64,
+    /// The core it runs on: as described, or (`None`) placed by the
+    /// supervisor when it starts; a restart keeps the core.
+    core: Option<u32>,
     /// The process that started it through [`calls::Request::Start`]: the one that may
     /// wait for it.
     started_by: Option<Pid>,
@@ -59,6 +62,7 @@ impl Process {
             budget: desc.budget,
             restarts_left: desc.restarts,
             restarts: 0,
+            core: desc.core,
             started_by,
             waiting_for: None,
             caps: ProcessCaps::NONE,
@@ -157,6 +161,9 @@ pub struct Supervisor {
     next_pid: Option<Pid>,
     /// Faults the memory manager repaired (threads resumed unaware).
     repairs: u64,
+    /// The kernel's cores, and how many processes were spread over them.
+    cores: usize,
+    spread: usize,
 }
 
 impl Supervisor {
@@ -177,6 +184,8 @@ impl Supervisor {
             next_ended: 0,
             next_pid: Some(FIRST_PID),
             repairs: 0,
+            cores: objs.cores,
+            spread: 0,
         };
         sup.start_memory_manager(objs, &system.memory_manager)?;
         Ok(sup)
@@ -237,6 +246,7 @@ impl Supervisor {
             arg: 0,
             // Not registered with itself: no budget.
             budget: Budget::NONE,
+            core: Some(config.core),
         };
         self.start(objs, Process::described(task, &desc, None), None, Some((serve, config.cnode_bits)))?;
         self.mm = Some(MemoryManager { task, caller, service });
@@ -353,8 +363,17 @@ impl Supervisor {
         restarts: u32,
     ) -> Process {
         let (priority, budget) = (self.system.supervisor.app_priority, self.system.supervisor.app_budget);
-        let desc =
-            ProcessDesc { name, program, start: Start::Boot, priority, restarts, heap_bytes: 0, arg, budget };
+        let desc = ProcessDesc {
+            name,
+            program,
+            start: Start::Boot,
+            priority,
+            restarts,
+            heap_bytes: 0,
+            arg,
+            budget,
+            core: None,
+        };
         Process::described(task, &desc, None)
     }
 
@@ -410,6 +429,8 @@ impl Supervisor {
     ) -> Result<TaskId, SpawnError> {
         let image = self.system.image(p.program).ok_or(SpawnError::UnknownProgram)?;
         let i = self.table.iter().position(Option::is_none).ok_or(SpawnError::NoArena)?;
+        let core = self.place(p.core)?;
+        p.core = Some(core);
         let spec = Spawn {
             task: p.task,
             name: p.name,
@@ -417,6 +438,7 @@ impl Supervisor {
             arg: p.arg,
             restarts: p.restarts,
             priority: p.priority,
+            core,
             heap_bytes: p.heap_bytes,
             budget: p.budget,
             extra_badge,
@@ -439,8 +461,31 @@ impl Supervisor {
             self.tear_down(objs, &p, None);
             return Err(SpawnError::Refused(e));
         }
-        debug_println!("spawned pid {} '{}' generation {}", p.task.pid(), p.name, p.task.generation());
+        debug_println!(
+            "spawned pid {} '{}' generation {} on core {core}",
+            p.task.pid(),
+            p.name,
+            p.task.generation()
+        );
         Ok(p.task)
+    }
+
+    /// The core a process runs on: the one it asks for, if the kernel has
+    /// it; else the next in turn, starting after the memory manager's, so
+    /// that processes share its core last.
+    fn place(&mut self, wanted: Option<u32>) -> Result<u32, SpawnError> {
+        if let Some(core) = wanted {
+            return if (core as usize) < self.cores { Ok(core) } else { Err(SpawnError::NoSuchCore) };
+        }
+        let mm_core = self.system.memory_manager.core as usize;
+        let core = (mm_core + 1 + self.spread) % self.cores;
+        self.spread += 1;
+        Ok(core as u32)
+    }
+
+    /// How many cores the kernel runs processes on.
+    pub fn cores(&self) -> usize {
+        self.cores
     }
 
     /// Tell the memory manager about a new process and give it the VSpace.
@@ -646,6 +691,8 @@ impl Supervisor {
             debug_println!("cannot start '{}' for pid {}: {e:?}", desc.name, caller.task.pid());
             match e {
                 SpawnError::NoArena => Error::TooManyProcesses,
+                // Described for a core this kernel does not have.
+                SpawnError::NoSuchCore => Error::BadValue,
                 _ => Error::OutOfMemory,
             }
         })

@@ -60,6 +60,9 @@ pub struct ProcessDesc {
     pub arg: u64,
     /// What the memory manager promises it.
     pub budget: Budget,
+    /// The core it runs on; `None`: the supervisor spreads such processes
+    /// over the cores, starting after the memory manager's.
+    pub core: Option<u32>,
 }
 
 /// The supervisor's sizes.
@@ -98,6 +101,8 @@ pub struct MemoryManagerConfig {
     /// Whether the pool also takes every further untyped of that size the
     /// machine has (up to what its CNode can keep the books of).
     pub pool_rest: bool,
+    /// The core it runs on, serving the processes of every core.
+    pub core: u32,
 }
 
 impl System {

@@ -3,7 +3,9 @@
 //! kernel configuration, so that no label or object number is typed by hand.
 //!
 //! Inputs: the kernel source copy made by `tools/kernel/build.sh` (default
-//! `target/sel4/src`, or `SEL4_SRC`) and `tools/kernel/config/<arch>.h`.
+//! `target/sel4/src`, or `SEL4_SRC`) and `tools/kernel/config/<arch>.h`
+//! (through `tools/kernel/config/cores.sh`, for one core or, with the `smp`
+//! feature, several).
 
 mod bitfield;
 mod cc;
@@ -105,9 +107,28 @@ fn main() {
     let config = root.join("tools/kernel/config").join(format!("{}.h", arch.name));
     let config_dir = out_dir.join("config");
     std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::copy(&config, config_dir.join("autoconf.h"))
+    // Feature `smp`: the multicore kernel's bindings. They depend only on
+    // whether there is more than one core (the XML's conditions test
+    // CONFIG_MAX_NUM_NODES > 1), so any N > 1 gives the same; programs read
+    // the real count from BootInfo.
+    let cores = if std::env::var_os("CARGO_FEATURE_SMP").is_some() { "2" } else { "1" };
+    let filter = root.join("tools/kernel/config/cores.sh");
+    let header = std::fs::File::open(&config)
         .unwrap_or_else(|e| panic!("cannot read kernel config {}: {e}", config.display()));
+    let filtered = std::process::Command::new(&filter)
+        .arg(cores)
+        .stdin(header)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", filter.display()));
+    assert!(
+        filtered.status.success(),
+        "{} failed: {}",
+        filter.display(),
+        String::from_utf8_lossy(&filtered.stderr)
+    );
+    std::fs::write(config_dir.join("autoconf.h"), filtered.stdout).unwrap();
     println!("cargo:rerun-if-changed={}", config.display());
+    println!("cargo:rerun-if-changed={}", filter.display());
     println!("cargo:rerun-if-changed={}", libsel4.display());
     println!("cargo:rerun-if-env-changed=SEL4_SRC");
     println!("cargo:rerun-if-changed=build");

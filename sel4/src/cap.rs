@@ -311,6 +311,13 @@ impl Cap<Tcb> {
         sys::tcb_set_priority(self.cptr, priority)
     }
 
+    /// `TCB_SetAffinity`: run the thread on core `core` (multicore kernels
+    /// only; `core` must be below BootInfo's node count).
+    #[cfg(feature = "smp")]
+    pub fn set_affinity(self, core: Word) -> Result<()> {
+        sys::tcb_set_affinity(self.cptr, core)
+    }
+
     /// Write all registers; start the thread if `resume`.
     pub fn write_registers(self, resume: bool, regs: &UserContext) -> Result<()> {
         sys::tcb_write_registers(self.cptr, resume, 0, USER_CONTEXT_WORDS as Word, regs)

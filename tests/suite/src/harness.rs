@@ -103,6 +103,7 @@ pub fn spawned(r: Result<TaskId, SpawnError>) -> Result<TaskId, Failure> {
         SpawnError::Kernel(err) => Failure { what: "spawn", error: Some(err) },
         SpawnError::BadImage => fail("spawn: bad image"),
         SpawnError::NoArena => fail("spawn: no free arena"),
+        SpawnError::NoSuchCore => fail("spawn: the kernel has no such core"),
         SpawnError::UnknownProgram => fail("spawn: the image embeds no such program"),
         SpawnError::NotDescribed => fail("spawn: the description names no such process"),
         SpawnError::NoIdentity => fail("spawn: every pid has been used"),

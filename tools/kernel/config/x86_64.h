@@ -42,6 +42,7 @@
 #define CONFIG_FASTPATH 1
 #define CONFIG_NUM_DOMAINS 1
 #define CONFIG_NUM_PRIORITIES 256
+/* Cores: one here; tools/kernel/config/cores.sh makes the multicore form. */
 #define CONFIG_MAX_NUM_NODES 1
 #define CONFIG_KERNEL_STACK_BITS 12
 

@@ -27,6 +27,9 @@ const ARENA_SLOTS: usize = 16;
 /// kernel, its boot-time objects, the root task (on the smaller of the two
 /// QEMU machines, 512 MiB on x86_64, 384 MiB are left).
 pub const KEPT_RAM_BYTES: u64 = 128 << 20;
+/// Cores of the largest kernel configuration (tools/kernel/build.sh); a
+/// core below it but beyond the booted kernel's is refused at boot.
+pub const MAX_CORES: u32 = 4;
 /// The memory manager's first free slot.
 const FIRST_FREE_SLOT: u64 = FIRST_FREE;
 /// Slots the memory manager takes for itself before it serves (its heap's
@@ -118,6 +121,9 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
             format!("must be below the supervisor's {SUPERVISOR_PRIORITY}"),
         );
     }
+    if mm.core >= MAX_CORES {
+        return err("[memory_manager] core", format!("{} is not below {MAX_CORES}", mm.core));
+    }
     check_name(system, "[memory_manager] name", &mm.name)?;
     fits_arena(system, "[memory_manager]", &mm.program, images, 1 << mm.arena_bits, mm.cnode_bits, 0)?;
     if sup.app_priority >= mm.priority {
@@ -193,6 +199,9 @@ pub fn check(system: &System, images: &[Embedded]) -> Result<(), DescError> {
                 &entry,
                 format!("priority {} must be below the memory manager's {}", p.priority, mm.priority),
             );
+        }
+        if let Some(core) = p.core.filter(|&c| c >= MAX_CORES) {
+            return err(&entry, format!("core = {core}: the largest kernel has {MAX_CORES} cores"));
         }
         if p.restarts > MAX_RESTARTS {
             return err(&entry, format!("restarts = {}: at most {MAX_RESTARTS}", p.restarts));

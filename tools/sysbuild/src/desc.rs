@@ -21,6 +21,7 @@
 //! pool_bits = 22        # of 2^pool_bits bytes
 //! pool_rest = true      # and every further one the machine has (up to
 //!                       # what its CNode can keep the books of)
+//! core = 0              # the core it runs on, serving every core
 //!
 //! programs = ["testapp"] # embedded besides the processes' programs, for a
 //!                         # root task that spawns by program (the suite)
@@ -33,6 +34,9 @@
 //! restarts = 0          # how often it is restarted after a fault
 //! heap = 0              # bytes of heap (rounded up to pages)
 //! arg = 0               # its ProcessInfo::arg
+//! core = 1              # the core it runs on (checked against the kernel's
+//!                       # cores at boot); left out: the supervisor spreads
+//!                       # processes over the cores, the memory manager's last
 //! # What the memory manager promises it; each field left out is
 //! # [supervisor] app_budget's (whose own default is
 //! # libshm::protocol::Budget::DEFAULT). The build checks that the budgets
@@ -179,6 +183,8 @@ pub struct MemoryManager {
     pub pool_bits: usize,
     /// And every further untyped the machine has.
     pub pool_rest: bool,
+    /// The core it runs on.
+    pub core: u32,
 }
 
 impl Default for MemoryManager {
@@ -192,6 +198,7 @@ impl Default for MemoryManager {
             pool_count: 48,
             pool_bits: 22,
             pool_rest: true,
+            core: 0,
         }
     }
 }
@@ -241,6 +248,9 @@ pub struct Process {
     /// What the memory manager promises it.
     #[serde(default)]
     pub budget: BudgetSpec,
+    /// The core it runs on; `None`: spread by the supervisor.
+    #[serde(default)]
+    pub core: Option<u32>,
 }
 
 fn default_ram() -> u64 {

@@ -72,14 +72,15 @@ pub fn system_rs(system: &System, images: &[Embedded]) -> String {
         writeln!(
             out,
             "        root_task::system::ProcessDesc {{ name: {:?}, program: {:?}, start: {start}, priority: {}, \
-             restarts: {}, heap_bytes: {}, arg: {}, budget: {} }},",
+             restarts: {}, heap_bytes: {}, arg: {}, budget: {}, core: {:?} }},",
             p.name,
             p.program,
             p.priority,
             p.restarts,
             p.heap,
             p.arg,
-            budget_rs(&spec.budget_of(p))
+            budget_rs(&spec.budget_of(p)),
+            p.core
         )
         .unwrap();
     }
@@ -98,7 +99,7 @@ pub fn system_rs(system: &System, images: &[Embedded]) -> String {
     writeln!(
         out,
         "    memory_manager: root_task::system::MemoryManagerConfig {{ program: {:?}, name: {:?}, priority: {}, \
-         cnode_bits: {}, arena_bits: {}, pool_count: {}, pool_bits: {}, pool_rest: {} }},",
+         cnode_bits: {}, arena_bits: {}, pool_count: {}, pool_bits: {}, pool_rest: {}, core: {} }},",
         mm.program,
         mm.name,
         mm.priority,
@@ -106,7 +107,8 @@ pub fn system_rs(system: &System, images: &[Embedded]) -> String {
         mm.arena_bits,
         mm.pool_count,
         mm.pool_bits,
-        mm.pool_rest
+        mm.pool_rest,
+        mm.core
     )
     .unwrap();
     writeln!(out, "}};").unwrap();

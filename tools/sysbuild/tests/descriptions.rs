@@ -79,6 +79,13 @@ fn priorities_must_stay_below_the_memory_manager() {
 }
 
 #[test]
+fn cores_beyond_the_largest_kernel_are_refused() {
+    check(&format!("{OWNER}core = 3\n")).unwrap();
+    refused(&format!("{OWNER}core = 4\n"), "process 'owner': core = 4: the largest kernel has 4 cores");
+    refused(&format!("[memory_manager]\ncore = 9\n{OWNER}"), "[memory_manager] core");
+}
+
+#[test]
 fn sizes_that_cannot_fit_are_refused() {
     refused("[supervisor]\narenas = 300\n", "[supervisor] arenas: 300 is not in 1..=127");
     refused("[supervisor]\narenas = 120\narena_bits = 22\n", "MiB of untyped memory");
