@@ -163,7 +163,7 @@ test-system-large:
 # instructions, so the same image gives the same figures), its log kept,
 # then the tables, chart and target ratios from bench/report.
 KERNEL_SUFFIX = $(if $(filter release,$(KERNEL)),-release)
-BENCH_DIR = target/bench/$(ARCH)$(KERNEL_SUFFIX)
+BENCH_DIR = target/bench/$(ARCH)$(KERNEL_SUFFIX)$(CORES_SUFFIX)
 BENCH_IMAGE = bench$(KERNEL_SUFFIX)
 # Seconds before the benchmark boot is killed (it takes a few minutes).
 BENCH_TIMEOUT ?= 900
@@ -172,7 +172,7 @@ bench: kernel
 	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),$(BENCH_IMAGE))
 	mkdir -p $(BENCH_DIR)
 	# The log streams as it comes; the run's own status decides.
-	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --image $(call image-dir,$(ARCH))/$(BENCH_IMAGE).elf --timeout $(BENCH_TIMEOUT) --icount; \
+	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --cores $(CORES) --image $(call image-dir,$(ARCH))/$(BENCH_IMAGE).elf --timeout $(BENCH_TIMEOUT) --icount; \
 	  echo $$? > $(BENCH_DIR)/status; } | tee $(BENCH_DIR)/bench.log
 	test "$$(cat $(BENCH_DIR)/status)" = 0
 	cargo run --release -q -p bench-report -- $(BENCH_DIR)/bench.log $(BENCH_DIR)
@@ -203,10 +203,10 @@ profile: kernel
 	cargo build --release -q -p qemu-profile-plugin -p profile-report
 	$(call image,$(ARCH),bench-image,$(BENCH_SYSTEM),profile$(KERNEL_SUFFIX))
 	mkdir -p $(PROFILE_DIR)
-	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --image $(call image-dir,$(ARCH))/profile$(KERNEL_SUFFIX).elf --timeout $(PROFILE_TIMEOUT) --icount \
+	{ $(SIMULATE) --arch $(ARCH) --kernel $(KERNEL) --cores $(CORES) --image $(call image-dir,$(ARCH))/profile$(KERNEL_SUFFIX).elf --timeout $(PROFILE_TIMEOUT) --icount \
 	  --qemu-arg -plugin --qemu-arg $(abspath $(PROFILE_PLUGIN)),out=$(abspath $(PROFILE_DIR))/counts.txt,arch=$(ARCH); \
 	  echo $$? > $(PROFILE_DIR)/status; } | tee $(PROFILE_DIR)/profile.log
 	test "$$(cat $(PROFILE_DIR)/status)" = 0
-	target/release/profile-report $(PROFILE_DIR)/counts.txt --kernel target/sel4/build-$(ARCH)$(KERNEL_SUFFIX)/kernel.elf \
+	target/release/profile-report $(PROFILE_DIR)/counts.txt --kernel target/sel4/build-$(ARCH)$(KERNEL_SUFFIX)$(CORES_SUFFIX)/kernel.elf \
 	  --client $(call SYMBOLS_DIR,$(ARCH))/bench-peer --server $(call SYMBOLS_DIR,$(ARCH))/vmm-server \
 	  --title "mmap_peer grow, M,K = $(PROFILE_AT), $(ARCH)" --out $(PROFILE_DIR)/profile.md
