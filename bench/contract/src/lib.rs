@@ -227,6 +227,12 @@ pub mod design {
     /// [`MMAP_PEER_SUBSCRIBED`] with one subscriber stuck (never waiting on
     /// its notification, deaf to commands).
     pub const MMAP_PEER_SUBSCRIBED_STUCK: &str = "mmap_peer_subscribed_stuck";
+    /// The owner's shrink back after a [`MMAP_PEER`] grow: one call takes
+    /// the pages from every peer.
+    pub const SHRINK: &str = "shrink";
+    /// The kernel's part of it, from the root task: revoking each frame,
+    /// which deletes its copies and so its mapping in every VSpace.
+    pub const FLOOR_SHRINK: &str = "floor_shrink";
 }
 
 /// The word the owner writes into the last new page of repeat `repeat` of a

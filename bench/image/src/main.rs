@@ -181,6 +181,8 @@ impl Bench {
         for k in PAGES {
             let mut times = self.floor.times(vspaces, |f, v| f.small(v, k))?;
             report(design::FLOOR, m, k, &mut times);
+            let mut times = self.floor.times(vspaces, |f, v| f.small_shrink(v, k))?;
+            report(design::FLOOR_SHRINK, m, k, &mut times);
         }
         let mut times = self.floor.times(vspaces, |f, v| f.large(v))?;
         report(design::FLOOR_2M, m, LARGE_PAGES, &mut times);
@@ -313,6 +315,20 @@ impl Floor {
             }
         }
         Ok(spent)
+    }
+
+    /// The floor of the shrink back from a grow by `pages` (made untimed):
+    /// revoking each frame, which deletes its copy in every VSpace and so
+    /// unmaps it there. (The page table a grow past 2 MiB made is left to
+    /// `clean`.)
+    fn small_shrink(&mut self, vspaces: &[Cap<VSpace>], pages: u64) -> Outcome<u64> {
+        let first = self.next;
+        self.small(vspaces, pages)?;
+        let start = cycles();
+        for j in 0..pages {
+            kernel(self.side_slot(first + j).revoke(), "revoke a frame")?;
+        }
+        Ok(cycles() - start)
     }
 
     /// The floor of a grow by one 2 MiB page at [`LARGE_BASE`].

@@ -2,7 +2,8 @@
 //! supervisor for peers and for the floor, and times each design's grow
 //! with the same object and the same peers. Every timed grow is followed,
 //! outside the timed part, by the peers reading the value the owner wrote
-//! into the last new page, and by a shrink back to the starting size.
+//! into the last new page, then by a shrink back to the starting size
+//! (timed too: the `shrink` design).
 
 use crate::{expect, Outcome};
 use bench_contract::*;
@@ -99,7 +100,7 @@ impl Owner {
         let subscribed = [design::MMAP_PEER_SUBSCRIBED, design::MMAP_PEER_SUBSCRIBED_STUCK];
         self.mmap_peer_designs(m, all, stuck, subscribed)?;
         expect(self.object.grow(LARGE_BASE), "grow to the 2 MiB-page start")?;
-        let mut times = self.mmap_peer_times(all, LARGE_BASE, LARGE_PAGES)?;
+        let (mut times, _) = self.mmap_peer_times(all, LARGE_BASE, LARGE_PAGES)?;
         report(design::MMAP_PEER_2M, m, LARGE_PAGES, &mut times);
         expect(self.object.shrink(BASE), "shrink back")?;
         self.round(op::DETACH, [0, 0], all)?;
@@ -133,7 +134,7 @@ impl Owner {
         self.round(op::ATTACH, [0, 0], all)?;
         let mut grows = 0;
         for _ in 0..PROFILE_GROWS / REPEATS {
-            let mut times = self.mmap_peer_times(all, BASE, k)?;
+            let (mut times, _) = self.mmap_peer_times(all, BASE, k)?;
             report(design::MMAP_PEER, m, k, &mut times);
             grows += REPEATS;
         }
@@ -145,11 +146,14 @@ impl Owner {
     /// stuck where a stuck size is measured: `names` are the two designs.
     fn mmap_peer_designs(&mut self, m: u16, all: Group, stuck: Option<Group>, names: [&str; 2]) -> Outcome {
         for k in PAGES {
-            let mut times = self.mmap_peer_times(all, BASE, k)?;
+            let (mut times, mut shrinks) = self.mmap_peer_times(all, BASE, k)?;
             report(names[0], m, k, &mut times);
+            if names[0] == design::MMAP_PEER {
+                report(design::SHRINK, m, k, &mut shrinks);
+            }
             if let Some(g) = stuck.filter(|_| STUCK_PAGES.contains(&k)) {
                 self.get_stuck(g)?;
-                let mut times = self.mmap_peer_times(g, BASE, k)?;
+                let (mut times, _) = self.mmap_peer_times(g, BASE, k)?;
                 report(names[1], m, k, &mut times);
                 self.release()?;
             }
@@ -223,21 +227,30 @@ impl Owner {
     }
 
     /// mmap_peer: the grow from `from` by `pages` is one call, after which
-    /// every attached peer has the pages mapped. The time of each repeat.
-    fn mmap_peer_times(&mut self, g: Group, from: u64, pages: u64) -> Outcome<[u64; REPEATS]> {
+    /// every attached peer has the pages mapped. The time of each repeat's
+    /// grow, and of its shrink back (the peers have read the last page).
+    fn mmap_peer_times(
+        &mut self,
+        g: Group,
+        from: u64,
+        pages: u64,
+    ) -> Outcome<([u64; REPEATS], [u64; REPEATS])> {
         let to = from + pages * PAGE_SIZE;
-        let mut times = [0; REPEATS];
-        for (repeat, time) in times.iter_mut().enumerate() {
+        let (mut times, mut shrinks) = ([0; REPEATS], [0; REPEATS]);
+        for repeat in 0..REPEATS {
             let start = cycles();
             Phase::Call.enter();
             let grown = self.object.grow(to);
             Phase::Idle.enter();
-            *time = cycles() - start;
+            times[repeat] = cycles() - start;
             expect(grown, "grow")?;
             self.verify(g, to - PAGE_SIZE, stamp(g.peers, pages, repeat))?;
-            expect(self.object.shrink(from), "shrink back")?;
+            let start = cycles();
+            let shrunk = self.object.shrink(from);
+            shrinks[repeat] = cycles() - start;
+            expect(shrunk, "shrink back")?;
         }
-        Ok(times)
+        Ok((times, shrinks))
     }
 
     /// Notify-and-acknowledge (the patent's Fig. 1): the grow maps the new

@@ -176,6 +176,7 @@ pub fn markdown(samples: &[Sample]) -> String {
         writeln!(out, "| {} | {} | {} | {} | {note} |", s.design, s.peers, s.pages, s.cycles).unwrap();
     }
     out.push_str(&subscribers(samples));
+    out.push_str(&shrinks(samples));
     out.push_str("\n| target | ratio | bound | verdict |\n|---|---:|---:|---|\n");
     for t in targets(samples) {
         let ratio = t.ratio.map_or("-".into(), |r| format!("{r:.2}"));
@@ -201,6 +202,27 @@ pub fn subscribers(samples: &[Sample]) -> String {
         return rows;
     }
     "\n| subscribers M | pages | mmap_peer | mmap_peer_subscribed | ratio | per subscriber |\n\
+     |---:|---:|---:|---:|---:|---:|\n"
+        .to_string()
+        + &rows
+}
+
+/// The shrink back after a grow, against its floor (the kernel's revokes
+/// alone), at each (M, K) measured both ways, and what it costs per page
+/// per VSpace (the owner's and the M peers'). Empty if never measured.
+pub fn shrinks(samples: &[Sample]) -> String {
+    let mut rows = String::new();
+    for s in samples.iter().filter(|s| s.design == "shrink") {
+        let Some(floor) = cost(samples, "floor_shrink", s.peers, s.pages) else { continue };
+        let ratio = s.cycles as f64 / floor.max(1) as f64;
+        let per = s.cycles as f64 / (s.pages * (s.peers + 1)).max(1) as f64;
+        writeln!(rows, "| {} | {} | {} | {floor} | {ratio:.2} | {per:.0} |", s.peers, s.pages, s.cycles)
+            .unwrap();
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    "\n| peers M | pages | shrink | floor_shrink | ratio | per page per VSpace |\n\
      |---:|---:|---:|---:|---:|---:|\n"
         .to_string()
         + &rows
@@ -278,6 +300,17 @@ mod tests {
         .unwrap();
         assert!(subscribers(&s).contains("| 4 | 1 | 1000 | 1400 | 1.400 | 100 |"), "{}", subscribers(&s));
         assert_eq!(subscribers(&s[..1]), "");
+    }
+
+    #[test]
+    fn shrinks_are_compared_with_their_floor() {
+        let s = parse(
+            "BENCH design=shrink peers=1 pages=16 cycles=64000\n\
+             BENCH design=floor_shrink peers=1 pages=16 cycles=32000\n",
+        )
+        .unwrap();
+        assert!(shrinks(&s).contains("| 1 | 16 | 64000 | 32000 | 2.00 | 2000 |"), "{}", shrinks(&s));
+        assert_eq!(shrinks(&s[..1]), "");
     }
 
     #[test]
