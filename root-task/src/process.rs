@@ -140,12 +140,21 @@ pub struct ProcessCaps {
     pub vspace: Cap<VSpace>,
     /// Its CNode (the benchmark's supervisor puts more caps in it).
     pub cnode: Cap<CNode>,
+    /// Its thread, built stopped: [`ProcessCaps::run`] starts it.
+    pub tcb: Cap<Tcb>,
 }
 
 impl ProcessCaps {
     /// Before the process exists.
     pub const NONE: ProcessCaps =
-        ProcessCaps { arena: 0, vspace: Cap::from_cptr(0), cnode: Cap::from_cptr(0) };
+        ProcessCaps { arena: 0, vspace: Cap::from_cptr(0), cnode: Cap::from_cptr(0), tcb: Cap::from_cptr(0) };
+
+    /// Starts the thread [`spawn`] built. Until then it has not run, on any
+    /// core, so whatever must know it first (the memory manager) can learn
+    /// of it before its first call.
+    pub fn run(&self) -> Result<(), SpawnError> {
+        Ok(self.tcb.resume()?)
+    }
 }
 
 /// What the memory manager is given besides what every process gets.
@@ -262,7 +271,8 @@ const MACHINE: u16 = elf::abi::EM_X86_64;
 #[cfg(target_arch = "aarch64")]
 const MACHINE: u16 = elf::abi::EM_AARCH64;
 
-/// Start a process: returns the caps the supervisor keeps.
+/// Build a process, its thread stopped on its core: returns the caps the
+/// supervisor keeps ([`ProcessCaps::run`] starts it).
 pub fn spawn(
     objs: &mut Objects,
     arenas: &mut Arenas,
@@ -420,8 +430,8 @@ fn build(
     b.park(ipc.cptr())?;
     place(tcb, spec.core)?;
     let regs = sel4::thread_context(elf.ehdr.e_entry as usize, STACK_TOP as usize, PROCESS_INFO, IPC_BUFFER);
-    tcb.write_registers(true, &regs)?;
-    Ok(ProcessCaps { arena, vspace, cnode })
+    tcb.write_registers(false, &regs)?;
+    Ok(ProcessCaps { arena, vspace, cnode, tcb })
 }
 
 /// Puts the thread on `core` before it first runs.

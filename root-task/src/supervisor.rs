@@ -449,8 +449,9 @@ impl Supervisor {
         };
         p.caps = process::spawn(objs, &mut self.arenas, self.ep, &spec)?;
         self.table[i] = Some(p);
-        // It has not run yet (the root task runs above every process): if
-        // the memory manager cannot promise its budget, it never does.
+        // It has not run yet (built stopped, on whatever core): if the
+        // memory manager cannot promise its budget, it never does, and it
+        // is known there before its first call.
         if let Err(e) = self.register(&p) {
             debug_println!(
                 "supervisor: the memory manager refused pid {} '{}' with budget {:?}: {e}",
@@ -460,6 +461,10 @@ impl Supervisor {
             );
             self.tear_down(objs, &p, None);
             return Err(SpawnError::Refused(e));
+        }
+        if let Err(e) = p.caps.run() {
+            self.tear_down(objs, &p, None);
+            return Err(e);
         }
         debug_println!(
             "spawned pid {} '{}' generation {} on core {core}",

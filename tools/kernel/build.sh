@@ -22,6 +22,11 @@
 # -mpopcnt (there is no libgcc to supply __popcountdi2), so QEMU must offer
 # popcnt (tools/simulate adds it).
 #
+# Every x86_64 build force-includes tools/kernel/config/x86_64-stack.h,
+# which aligns the kernel stacks as restore_user_context assumes (see that
+# file: without it a second core corrupts the ASID table); the build then
+# checks the alignment in kernel.elf.
+#
 # The source is the `seL4/` folder of the crates.io package sel4-sys 0.0.28,
 # fetched by `cargo metadata` on tools/kernel/fetch/ and copied once to
 # target/sel4/src/ (shared by both arches; the sel4 crate's build.rs reads
@@ -75,6 +80,7 @@ OUT="$ROOT/target/sel4"
 SRC="$OUT/src"
 BUILD="$OUT/build-$ARCH$SUFFIX"
 CONFIG="$HERE/config/$ARCH.h"
+STACK_HEADER="$HERE/config/x86_64-stack.h"
 FETCH="$HERE/fetch/Cargo.toml"
 GEN="$HERE/gen_qemu_arm_virt.py"
 if [[ "$ARCH" == aarch64 ]]; then TOOLPREFIX=aarch64-linux-gnu-; else TOOLPREFIX=; fi
@@ -114,6 +120,7 @@ inputs_hash() {
         echo "variant $VARIANT"
         sha256sum "$HERE/build.sh" "$CORES_FILTER" "$HEADER" "$HERE/fetch/Cargo.lock"
         [[ "$ARCH" != aarch64 ]] || sha256sum "$GEN"
+        [[ "$ARCH" != x86_64 ]] || sha256sum "$STACK_HEADER"
         "${TOOLPREFIX}gcc" --version 2>/dev/null | sed -n 1p
     } | sha256sum | cut -d' ' -f1
 }
@@ -175,8 +182,9 @@ if [[ "$VARIANT" == debug ]]; then
 else
     cflags+=" -g" # x86_64; AArch64's flag set below has it
 fi
-if [[ "$ARCH" == x86_64 && "$CORES" != 1 ]]; then
-    cflags+=" -mpopcnt"
+if [[ "$ARCH" == x86_64 ]]; then
+    cflags+=" -include $STACK_HEADER"
+    [[ "$CORES" == 1 ]] || cflags+=" -mpopcnt"
 fi
 if [[ "$ARCH" == x86_64 ]]; then
     make_args+=(ARCH=x86 SEL4_ARCH=x86_64)
@@ -201,6 +209,12 @@ fi
 }
 
 if [[ "$ARCH" == x86_64 ]]; then
+    stack_bits="$(sed -n 's/^#define CONFIG_KERNEL_STACK_BITS \([0-9]*\)$/\1/p' "$HEADER")"
+    stack="$(nm "$BUILD/kernel.elf" | awk '$3 == "kernel_stack_alloc" { print $1 }')"
+    if [[ -z "$stack" || -z "$stack_bits" ]] || (((16#$stack) % (1 << stack_bits))); then
+        echo "kernel_stack_alloc at 0x$stack is not aligned to 2^$stack_bits ($STACK_HEADER)" >&2
+        exit 1
+    fi
     # QEMU's multiboot loader only takes 32-bit ELF files.
     objcopy -O elf32-i386 "$BUILD/kernel.elf" "$BUILD/kernel32.elf"
 fi

@@ -81,8 +81,20 @@ fn main(info: &ProcessInfo) -> i32 {
         debug_println!("{}: no object {NAME}", info.name());
         return EXIT_NO_OBJECT;
     };
-    // The root came with the attach: where the C app's list is.
-    let Ok(root) = obj.root() else { return EXIT_NO_OBJECT };
+    // Where the C app's list is: with the attach, once it has set it (on
+    // another core it may not have yet; 0 is the header's place).
+    let mut root = obj.root();
+    for _ in 0..PATIENCE {
+        if root != Ok(0) {
+            break;
+        }
+        sel4::yield_now();
+        root = obj.root();
+    }
+    let Ok(root @ 1..) = root else {
+        debug_println!("{}: the object's root was never set", info.name());
+        return EXIT_NO_OBJECT;
+    };
     let list: SharedPtr<List> = SharedPtr::from_addr(obj.base() + root);
     let done = shared_field!(list, List, done).atomic();
     let (mut walks, mut seen) = (0u32, (0, true));

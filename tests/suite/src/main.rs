@@ -36,6 +36,9 @@ const GROUPS: [&[harness::Test]; 7] = [
 ];
 
 fn run(root: &mut Root) -> u8 {
+    let arch = if cfg!(target_arch = "x86_64") { "x86_64" } else { "aarch64" };
+    let cores = root.sup.cores();
+    debug_println!("suite: on-target tests, {arch}, {cores} core{}", if cores == 1 { "" } else { "s" });
     let (mut passed, mut failed) = (0, 0);
     for tests in GROUPS {
         let (p, f) = harness::run(root, tests);

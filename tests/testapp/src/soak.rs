@@ -11,7 +11,7 @@
 //! previous holder published, so nobody touches a page a shrink removed.
 
 use crate::rng::Rng;
-use crate::shm::{check, expect, poll, Outcome};
+use crate::shm::{check, expect, Outcome};
 
 use libshm::client::Ipc;
 use libshm::layout::{slots, PAGE_SIZE};
@@ -260,16 +260,19 @@ fn locked<T>(
     body: impl FnOnce(&mut SharedObject, u64) -> Result<T, &'static str>,
 ) -> Result<T, &'static str> {
     let lock = SharedMutex::<()>::at(obj, SOAK_LOCK).map_err(|_| "the lock word fits the control page")?;
-    let mut held = None;
-    check(
-        poll(|| {
-            held = lock.try_lock();
-            held.is_some()
-        }),
-        "the object's lock comes free",
-    )?;
+    // Waits as long as a live holder holds it (on another core a holder may
+    // be killed holding it: the lock then passes to one waiter, recovered).
+    let held = lock.lock();
     let outcome = (|| {
         let size = obj.sync_size();
+        if held.recovered() {
+            // The dead holder's update may be half done: what the data now
+            // is becomes the published state (its change is lost, as with
+            // a robust mutex's EOWNERDEAD).
+            sel4::debug_println!("soak: the lock of a killed holder recovered");
+            obj.store(SOAK_LEN, size);
+            obj.store(SOAK_SUM, checksum(obj, SOAK_DATA_FROM, size));
+        }
         if obj.load(SOAK_LEN) == 0 {
             obj.store(SOAK_LEN, size);
         }
