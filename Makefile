@@ -132,6 +132,13 @@ TARGET_DOC_EXAMPLES := libshm/src/shm.rs libshm/src/sync.rs libshm/src/mapped.rs
 doc-test: kernels
 	$(foreach a,$(QEMU_ARCHES),cargo test --doc --target $(call TRIPLE,$(a)) -p libshm -p runtime -p sel4 -- $(TARGET_DOC_EXAMPLES) &&) true
 
+# The suite's memory manager poisons the frames it frees (vmm-server's
+# poison-freed), so a test can tell a read of freed memory.
+$(addprefix test-target-,$(QEMU_ARCHES)): PROGRAM_FEATURES = --features vmm-server/poison-freed
+# Seconds the whole suite may take (on 2 vCPUs of a busy 2-core host it
+# takes a few minutes; one core, about one).
+SUITE_TIMEOUT ?= 600
+$(addprefix test-target-,$(QEMU_ARCHES)): TIMEOUT = $(SUITE_TIMEOUT)
 $(addprefix test-target-,$(QEMU_ARCHES)): test-target-%: kernel-%
 	$(call image,$*,suite,$(SUITE_SYSTEM),suite)
 	$(call qemu-simulate,$(call image-dir,$*)/suite.elf,$*)

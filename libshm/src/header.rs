@@ -17,7 +17,7 @@
 //! | 48 | 4 | object id |
 //! | 52 | 2 | owner pid |
 //! | 54 | 2 | number of attached processes |
-//! | 56 | 8 | reserved, zero |
+//! | 56 | 8 | rewrites: odd while the memory manager rewrites the page |
 //! | 64 | 40 × [`MAX_ATTACHMENTS`] | attached processes |
 //!
 //! Each attached-process entry: pid (2 bytes, at 0), generation (2, at 2),
@@ -47,8 +47,19 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 /// ```
 pub const MAGIC: u64 = u64::from_le_bytes(*b"PEERSHM\x01");
 /// Layout version; bumped on any change to the table above.
-pub const VERSION: u32 = 1;
-const _: () = assert!(VERSION == 1);
+pub const VERSION: u32 = 2;
+const _: () = assert!(VERSION == 2);
+/// Offset of the rewrite count: the memory manager makes it odd before it
+/// rewrites the page and even again after, so a reader on another core
+/// that sees the same even count before and after its copy has a page no
+/// rewrite tore (the size word alone is written in place, one aligned
+/// store). [`Header::encode`] leaves it zero.
+///
+/// ```
+/// assert_eq!(libshm::header::REWRITES_OFFSET, 56);
+/// ```
+pub const REWRITES_OFFSET: usize = offset_of!(Page, rewrites);
+
 /// Bytes the header is encoded into: the whole first page.
 pub const HEADER_BYTES: usize = PAGE_SIZE as usize;
 const _: () = assert!(HEADER_BYTES == 4096);
@@ -69,7 +80,7 @@ struct Page {
     object: U32,
     owner: U16,
     count: U16,
-    reserved: U64,
+    rewrites: U64,
     entries: [Entry; MAX_ATTACHMENTS],
     rest: [u8; HEADER_BYTES - ENTRIES_OFFSET - MAX_ATTACHMENTS * ENTRY_BYTES],
 }
@@ -186,6 +197,9 @@ pub enum HeaderError {
     BadVersion,
     /// A field holds an impossible value.
     Corrupt,
+    /// The memory manager was rewriting the page while it was read (see
+    /// [`REWRITES_OFFSET`]): read it again.
+    Rewriting,
 }
 
 /// An object's header.
@@ -325,7 +339,7 @@ impl Header {
         }
         let mode = Mode::from_word(p.mode.get().into()).map_err(|_| HeaderError::Corrupt)?;
         let count = usize::from(p.count.get());
-        if count > MAX_ATTACHMENTS || p.reserved.get() != 0 {
+        if count > MAX_ATTACHMENTS {
             return Err(HeaderError::Corrupt);
         }
         let mut h = Header::new(
@@ -383,7 +397,7 @@ mod tests {
         let mut p = [0u8; HEADER_BYTES];
         sample().encode(&mut p);
         assert_eq!(&p[0..8], b"PEERSHM\x01");
-        assert_eq!(p[8..12], [1, 0, 0, 0]);
+        assert_eq!(p[8..12], [2, 0, 0, 0]);
         assert_eq!(p[12..16], [1, 0, 0, 0]);
         assert_eq!(p[16..24], 0x3000u64.to_le_bytes());
         assert_eq!(p[24..32], 0x40_0000u64.to_le_bytes());
@@ -404,10 +418,9 @@ mod tests {
         let mut p = [0u8; HEADER_BYTES];
         sample().encode(&mut p);
         for (at, v, err) in [
-            (8, 2, HeaderError::BadVersion),
+            (8, 1, HeaderError::BadVersion),
             (12, 2, HeaderError::Corrupt),
             (54, 200, HeaderError::Corrupt),
-            (60, 1, HeaderError::Corrupt),
             (68, 2, HeaderError::Corrupt),    // rights write-only
             (70, 1, HeaderError::Corrupt),    // reserved byte
             (72, b' ', HeaderError::Corrupt), // bad alias byte
@@ -418,5 +431,9 @@ mod tests {
             q[at] = v;
             assert_eq!(Header::decode(&q), Err(err), "byte {at}");
         }
+        // The rewrite count is the readers' to check, not a field.
+        let mut q = p;
+        q[REWRITES_OFFSET] = 7;
+        assert_eq!(Header::decode(&q), Ok(sample()));
     }
 }

@@ -124,6 +124,14 @@ const _: () = assert!(WINDOW_SIZE == 2 << 30);
 pub const WINDOW_END: u64 = WINDOW_BASE + WINDOW_SIZE;
 const _: () = assert!(WINDOW_END == 0xc000_0000);
 
+/// Reserved in every process, right above the window: the memory manager
+/// maps an empty level-2 table here and takes it out again to make every
+/// core drop a process's stale translations (seL4 5.0's x86_64 SMP kernel
+/// flushes a VSpace on all its cores when a level-2 table leaves it, but
+/// not when a page of another VSpace than the caller's does).
+pub const SHOOTDOWN_BASE: u64 = WINDOW_END;
+const _: () = assert!(SHOOTDOWN_BASE.is_multiple_of(LARGE_PAGE_SIZE << INDEX_BITS));
+
 /// Whether `[addr, addr + len)` lies inside the shared window (false on
 /// overflow or for `len == 0`).
 ///
@@ -162,6 +170,13 @@ const _: () = assert!(MAX_MAPPINGS_PER_PROCESS == 8192);
 /// Bytes of frames one process may be charged for by default (objects it
 /// created or grew).
 pub const PROCESS_QUOTA_BYTES: u64 = 16 << 20;
+
+/// The word a memory manager built with its `poison-freed` feature (the
+/// test suite's) writes over every 4 KiB of a frame it takes out of an
+/// object, once the frame is unmapped everywhere and before its memory is
+/// reused: a process that still reads it through a stale translation sees
+/// this instead of its data.
+pub const FREED_FRAME_POISON: u64 = 0xdead_f4ee_dead_f4ee;
 const _: () = assert!(PROCESS_QUOTA_BYTES.is_multiple_of(LARGE_PAGE_SIZE));
 /// Cap slots of the memory manager one process may be charged for by
 /// default (a frame's cap, a mapping's copy and a paging structure take one

@@ -61,7 +61,18 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 /// [`SharedObject::header`]).
 pub(crate) fn header_at(base: u64) -> Result<Header, HeaderError> {
     const WORDS: usize = HEADER_BYTES / size_of::<u64>();
+    let rewrites_at = base + crate::header::REWRITES_OFFSET as u64;
+    let rewrites = || mapped::with_atomic_u64(rewrites_at, |w| w.load(core::sync::atomic::Ordering::Acquire));
+    let before = rewrites();
+    if before % 2 == 1 {
+        return Err(HeaderError::Rewriting);
+    }
     let words: [u64; WORDS] = mapped::read(base);
+    // The copy is done before the count is read again.
+    core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire);
+    if rewrites() != before {
+        return Err(HeaderError::Rewriting);
+    }
     let mut page = [0u8; HEADER_BYTES];
     for (chunk, w) in page.chunks_exact_mut(size_of::<u64>()).zip(words) {
         chunk.copy_from_slice(&w.to_le_bytes());

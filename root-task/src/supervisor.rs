@@ -329,6 +329,23 @@ impl Supervisor {
         self.start(objs, self.by_program(task, program, name, arg, restarts), None, None)
     }
 
+    /// Like [`Supervisor::spawn`], on core `core` (a test that needs two
+    /// processes on different cores): refused unless the kernel has it.
+    pub fn spawn_on(
+        &mut self,
+        objs: &mut Objects,
+        program: &'static str,
+        name: &'static str,
+        arg: u64,
+        restarts: u32,
+        core: u32,
+    ) -> Result<TaskId, SpawnError> {
+        let task = self.next_task()?;
+        let mut p = self.by_program(task, program, name, arg, restarts);
+        p.core = Some(core);
+        self.start(objs, p, None, None)
+    }
+
     /// Like [`Supervisor::spawn`], with this priority (below the memory
     /// manager's) and budget instead of the description's app priority and
     /// app budget (a root task that knows one process needs more, e.g. the

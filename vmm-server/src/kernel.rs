@@ -188,6 +188,16 @@ pub trait Kernel {
     /// Writes `bytes` into a frame at `offset` (within the frame).
     fn write_frame(&mut self, frame: Self::Cap, offset: u64, bytes: &[u8]);
 
+    /// Makes every core forget the translations just removed from `vspace`
+    /// (frames unmapped from it while it may run on another core). seL4
+    /// 5.0's x86_64 SMP kernel shoots a page down on other cores only when
+    /// the VSpace is the caller's own, never the memory manager's case, but
+    /// flushes a VSpace on every core it runs on when a level-2 table
+    /// leaves it: the on-target kernel maps an empty one at
+    /// `libshm::layout::SHOOTDOWN_BASE` and unmaps it. Nothing to do on one
+    /// core, nor in the fake kernel.
+    fn shoot_down(&mut self, _vspace: Self::Cap) {}
+
     /// How much of the server's own heap and cap slots are in use, now and
     /// at most (for `ServerStats`; zeros where the platform keeps no count).
     fn stats(&self) -> ServerStats {

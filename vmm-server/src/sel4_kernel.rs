@@ -23,7 +23,7 @@
 //! ([`UNMAP_BEFORE_DELETE`]). Only copies the server made are unmapped, never
 //! a cap that arrived in a message.
 
-use libshm::layout::{TableLevel, IMAGE_BASE, IMAGE_END, LARGE_PAGE_SIZE, PAGE_SIZE};
+use libshm::layout::{TableLevel, IMAGE_BASE, IMAGE_END, LARGE_PAGE_SIZE, PAGE_SIZE, SHOOTDOWN_BASE};
 use libshm::protocol::{Prot, ServerStats};
 use profile_markers::Phase;
 use runtime::{slots, ProcessInfo};
@@ -137,6 +137,9 @@ pub struct Sel4Kernel {
     /// it mapped saves a map and an unmap per grow (about 1 700
     /// instructions, a tenth of a one-peer grow).
     scratch: Option<Slot>,
+    /// On a multicore kernel, the empty level-2 table [`Kernel::shoot_down`]
+    /// maps into a VSpace and takes out again.
+    flusher: Option<Slot>,
 }
 
 impl Sel4Kernel {
@@ -151,9 +154,13 @@ impl Sel4Kernel {
             scratch: None,
             pool: Pool::new(slots, info.untyped_start..info.untyped_end, bits),
             copies: Copies::default(),
+            flusher: None,
         };
         k.own_tables(SCRATCH_PAGE, TableLevel::L3)?;
         k.own_tables(SCRATCH_LARGE, TableLevel::L2)?;
+        if sel4::SMP {
+            k.flusher = Some(k.alloc(ObjectKind::Table(TableLevel::L2))?);
+        }
         Ok(k)
     }
 
@@ -264,6 +271,17 @@ impl Kernel for Sel4Kernel {
         .map_err(kernel_error)
     }
 
+    fn shoot_down(&mut self, vspace: Slot) {
+        let Some(table) = self.flusher else { return };
+        // Unmapping it clears it (empty already) and flushes `vspace` on
+        // every core that runs it (the kernel's TLB bitmap of the VSpace).
+        let flushed = Self::map_table_as::<PageDirectory>(table, vspace, SHOOTDOWN_BASE)
+            .and_then(|()| Cap::<PageDirectory>::from_cptr(table).unmap_table());
+        if let Err(e) = flushed {
+            debug_println!("vmm-server: shoot-down of VSpace slot {vspace} failed: {e}");
+        }
+    }
+
     fn copy(&mut self, frame: Slot) -> Result<Slot, KernelError> {
         let dest = self.pool.slots_mut().take()?;
         let copied = {
@@ -353,6 +371,9 @@ impl Kernel for Sel4Kernel {
         // single-threaded process uses that range, and `[offset, offset +
         // len)` lies inside the frame.
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (addr + offset) as *mut u8, bytes.len()) };
+        // Visible to a reader on another core before anything written
+        // after (the header's rewrite count relies on it).
+        core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
         if !small {
             report(Cap::<Granule>::from_cptr(frame).unmap(), "write_frame unmap", frame);
         }

@@ -244,6 +244,56 @@ pub enum Behaviour {
     /// Attach, subscribe, count itself ready, and never wait: spin until
     /// killed.
     NotifyStuck = 90,
+    /// Create [`SHOOTDOWN_OBJECT`] ([`SHOOTDOWN_SIZE`]), report the address
+    /// of [`SHOOTDOWN_TARGET`]; then [`SHOOTDOWN_ROUNDS`] rounds: write the
+    /// round's value there, publish the round, wait for its peer (reading
+    /// the page, or in a lazy round only attached), shrink the page away,
+    /// wait until that peer is gone, grow the page back. Last, raise
+    /// [`SHOOTDOWN_DONE`].
+    ShootdownOwner = 91,
+    /// Incarnation `k` (restarted after each fault) serves round `k`:
+    /// attach (lazily in odd rounds), wait for round `k`, and read the
+    /// target word until the shrink makes the read fault; any other value
+    /// than the round's (the freed frame's poison, zeros) fails. After
+    /// [`SHOOTDOWN_DONE`]: detach and exit 0.
+    ShootdownPeer = 92,
+}
+
+/// The shootdown test's object: header, control page, target page.
+pub const SHOOTDOWN_OBJECT: &str = "shootdown";
+/// Its size while the target page is there.
+pub const SHOOTDOWN_SIZE: u64 = 3 * PAGE;
+/// Its size after a shrink takes the target page.
+pub const SHOOTDOWN_SHRUNK: u64 = 2 * PAGE;
+/// The word the peer reads (in the target page).
+pub const SHOOTDOWN_TARGET: u64 = 2 * PAGE + 512;
+/// Rounds: each ends with one fault of the peer at the target.
+pub const SHOOTDOWN_ROUNDS: u64 = 2000;
+/// Control words (each round counted from 1, 0 being none yet): the round
+/// published, the round whose peer attached, the round whose peer read its
+/// value; then the peer's task word, the value a peer saw instead of its
+/// round's, and the done flag.
+pub const SHOOTDOWN_ROUND: u64 = PAGE;
+/// See [`SHOOTDOWN_ROUND`].
+pub const SHOOTDOWN_ATTACHED: u64 = PAGE + 64;
+/// See [`SHOOTDOWN_ROUND`].
+pub const SHOOTDOWN_SPINNING: u64 = PAGE + 128;
+/// See [`SHOOTDOWN_ROUND`].
+pub const SHOOTDOWN_PEER: u64 = PAGE + 192;
+/// See [`SHOOTDOWN_ROUND`].
+pub const SHOOTDOWN_BAD: u64 = PAGE + 256;
+/// See [`SHOOTDOWN_ROUND`].
+pub const SHOOTDOWN_DONE: u64 = PAGE + 320;
+
+/// Whether round `round` attaches its peer lazily (the first touch of the
+/// target is then a repair racing the shrink).
+pub const fn shootdown_lazy(round: u64) -> bool {
+    round % 2 == 1
+}
+
+/// The value round `round` puts at the target.
+pub const fn shootdown_value(round: u64) -> u64 {
+    0x5d00_0000_0000_0000 | round
 }
 
 /// The notification test's object; its ready counter at
@@ -337,7 +387,7 @@ pub const STORM_RESTARTS: u32 = (1 << libshm::protocol::GENERATION_BITS) + 1;
 
 impl Behaviour {
     /// Every behaviour.
-    pub const ALL: [Behaviour; 55] = [
+    pub const ALL: [Behaviour; 57] = [
         Behaviour::Ping,
         Behaviour::Crash,
         Behaviour::CapAbuse,
@@ -393,6 +443,8 @@ impl Behaviour {
         Behaviour::NotifyOwner,
         Behaviour::NotifySubscriber,
         Behaviour::NotifyStuck,
+        Behaviour::ShootdownOwner,
+        Behaviour::ShootdownPeer,
     ];
 
     /// The `arg` for this behaviour with no parameter.

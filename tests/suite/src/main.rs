@@ -10,6 +10,7 @@
 
 mod harness;
 mod hostile;
+mod multicore;
 mod processes;
 mod recovery;
 mod shm;
@@ -25,7 +26,7 @@ include!(concat!(env!("OUT_DIR"), "/system.rs"));
 root_task::image!(SYSTEM, run);
 
 /// Every group, in the order they run.
-const GROUPS: [&[harness::Test]; 7] = [
+const GROUPS: [&[harness::Test]; 8] = [
     &smoke::TESTS,
     &processes::TESTS,
     &shm::TESTS,
@@ -33,6 +34,7 @@ const GROUPS: [&[harness::Test]; 7] = [
     &soak::TESTS,
     &recovery::TESTS,
     &sync::TESTS,
+    &multicore::TESTS,
 ];
 
 fn run(root: &mut Root) -> u8 {

@@ -10,6 +10,7 @@
 
 mod exhaust;
 mod hostile;
+mod multicore;
 mod recovery;
 mod rng;
 mod shm;
@@ -47,6 +48,7 @@ fn main(info: &ProcessInfo) -> i32 {
         .or_else(|| recovery::run(info))
         .or_else(|| exhaust::run(info))
         .or_else(|| sync::run(info))
+        .or_else(|| multicore::run(info))
     {
         if let Err(what) = outcome {
             sel4::debug_println!("testapp pid {} ({}): failed: {what}", info.pid, info.name());

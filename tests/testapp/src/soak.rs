@@ -265,13 +265,14 @@ fn locked<T>(
     let held = lock.lock();
     let outcome = (|| {
         let size = obj.sync_size();
-        if held.recovered() {
-            // The dead holder's update may be half done: what the data now
-            // is becomes the published state (its change is lost, as with
-            // a robust mutex's EOWNERDEAD).
+        // The dead holder's update may be half done: what the data is once
+        // this body has run becomes the published state (the dead one's
+        // change is lost, as with a robust mutex's EOWNERDEAD). The data
+        // is read only after the body (which may be what maps it in).
+        let recovered = held.recovered();
+        if recovered {
             sel4::debug_println!("soak: the lock of a killed holder recovered");
             obj.store(SOAK_LEN, size);
-            obj.store(SOAK_SUM, checksum(obj, SOAK_DATA_FROM, size));
         }
         if obj.load(SOAK_LEN) == 0 {
             obj.store(SOAK_LEN, size);
@@ -280,7 +281,11 @@ fn locked<T>(
         check(len == size, "the header shows the published size")?;
         let result = body(obj, len)?;
         let len = obj.load(SOAK_LEN);
-        check(checksum(obj, SOAK_DATA_FROM, len) == obj.load(SOAK_SUM), "the object's checksum")?;
+        let sum = checksum(obj, SOAK_DATA_FROM, len);
+        if recovered {
+            obj.store(SOAK_SUM, sum);
+        }
+        check(sum == obj.load(SOAK_SUM), "the object's checksum")?;
         Ok(result)
     })();
     drop(held);

@@ -169,6 +169,7 @@ impl<K: Kernel> Server<K> {
                 budgets: PidTable::new(),
                 objects: VecMap::new(),
                 next_object: 1,
+                rewrites: 0,
             },
         }
     }

@@ -29,7 +29,17 @@ impl<K: Kernel> Server<K> {
         }
         let mut page = [0u8; HEADER_BYTES];
         h.encode(&mut page);
-        self.kernel.write_frame(o.frames[0].cap, 0, &page);
+        // A reader on another core may copy the page meanwhile: the count
+        // is odd from before the first byte changes until after the last
+        // (each write_frame is complete and visible before the next).
+        self.state.rewrites = self.state.rewrites.wrapping_add(2);
+        let (odd, even) = (self.state.rewrites.wrapping_sub(1), self.state.rewrites);
+        let cap = o.frames[0].cap;
+        let at = libshm::header::REWRITES_OFFSET;
+        page[at..at + 8].copy_from_slice(&odd.to_le_bytes());
+        self.kernel.write_frame(cap, at as u64, &odd.to_le_bytes());
+        self.kernel.write_frame(cap, 0, &page);
+        self.kernel.write_frame(cap, at as u64, &even.to_le_bytes());
     }
 
     /// First fit of `reserve` bytes in the window, 2 MiB-aligned. No
@@ -338,12 +348,23 @@ impl<K: Kernel> Server<K> {
         }
         let cut = o.frames_in(new_size, o.size)?.start;
 
-        let State { objects, usage, .. } = &mut self.state;
+        let State { objects, procs, usage, .. } = &mut self.state;
         let o = objects.get_mut(&id).ok_or(Error::UnknownObject)?;
         // Revoking the originals takes every copy, and so every mapping in
-        // every process, in one step each.
-        for f in o.frames.drain(cut..).rev() {
+        // every process, in one step each; then no core may still
+        // translate them (the caller is blocked in its call, a peer may be
+        // running on another core: see Kernel::shoot_down); only then is
+        // the memory given back, to be reused.
+        for f in o.frames[cut..].iter().rev() {
             self.kernel.revoke(f.cap);
+        }
+        for a in o.attachments.iter().filter(|a| a.task != who) {
+            if let Some(p) = procs.get(&a.task.pid()) {
+                self.kernel.shoot_down(p.vspace);
+            }
+        }
+        for f in o.frames.drain(cut..).rev() {
+            poison(&mut self.kernel, &f);
             self.kernel.free(f.cap);
             budget::credit(usage, f.payer, Usage::frame(f.size));
         }
@@ -431,6 +452,7 @@ impl<K: Kernel> Server<K> {
             budget::credit(&mut self.state.usage, o.owner, Usage::object(o.reserve));
             for f in o.frames.into_iter().rev() {
                 self.kernel.revoke(f.cap);
+                poison(&mut self.kernel, &f);
                 self.kernel.free(f.cap);
                 budget::credit(&mut self.state.usage, f.payer, Usage::frame(f.size));
             }
@@ -438,3 +460,22 @@ impl<K: Kernel> Server<K> {
         Ok(())
     }
 }
+
+/// With `poison-freed`: overwrites a frame just unmapped everywhere (and
+/// not yet freed) with [`libshm::layout::FREED_FRAME_POISON`], every 4 KiB
+/// of it.
+#[cfg(feature = "poison-freed")]
+fn poison<K: Kernel>(kernel: &mut K, f: &Frame<K::Cap>) {
+    let mut page = [0u8; PAGE_SIZE as usize];
+    for word in page.chunks_exact_mut(8) {
+        word.copy_from_slice(&libshm::layout::FREED_FRAME_POISON.to_le_bytes());
+    }
+    for at in (0..f.size.bytes()).step_by(PAGE_SIZE as usize) {
+        kernel.write_frame(f.cap, at, &page);
+    }
+}
+
+/// Without `poison-freed` a freed frame is left as it is (the kernel zeroes
+/// it when its memory is retyped again).
+#[cfg(not(feature = "poison-freed"))]
+fn poison<K: Kernel>(_: &mut K, _: &Frame<K::Cap>) {}

@@ -168,4 +168,6 @@ pub(crate) struct State<C> {
     pub budgets: PidTable<Budget>,
     pub objects: VecMap<ObjectId, Object<C>>,
     pub next_object: u32,
+    /// Header rewrites, twice (see `libshm::header::REWRITES_OFFSET`).
+    pub rewrites: u64,
 }
