@@ -334,15 +334,13 @@ impl Supervisor {
     pub fn spawn_on(
         &mut self,
         objs: &mut Objects,
-        program: &'static str,
-        name: &'static str,
+        (program, name): (&'static str, &'static str),
         arg: u64,
         restarts: u32,
         core: u32,
     ) -> Result<TaskId, SpawnError> {
         let task = self.next_task()?;
-        let mut p = self.by_program(task, program, name, arg, restarts);
-        p.core = Some(core);
+        let p = Process { core: Some(core), ..self.by_program(task, program, name, arg, restarts) };
         self.start(objs, p, None, None)
     }
 

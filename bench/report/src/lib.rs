@@ -198,13 +198,16 @@ pub fn subscribers(samples: &[Sample]) -> String {
         writeln!(rows, "| {} | {} | {plain} | {} | {ratio:.3} | {each:.0} |", s.peers, s.pages, s.cycles)
             .unwrap();
     }
+    titled("| subscribers M | pages | mmap_peer | mmap_peer_subscribed | ratio | per subscriber |", rows)
+}
+
+/// A table of `rows` under `head` (six right-aligned columns), or nothing
+/// if there are no rows.
+fn titled(head: &str, rows: String) -> String {
     if rows.is_empty() {
         return rows;
     }
-    "\n| subscribers M | pages | mmap_peer | mmap_peer_subscribed | ratio | per subscriber |\n\
-     |---:|---:|---:|---:|---:|---:|\n"
-        .to_string()
-        + &rows
+    format!("\n{head}\n|---:|---:|---:|---:|---:|---:|\n{rows}")
 }
 
 /// The shrink back after a grow, against its floor (the kernel's revokes
@@ -219,13 +222,7 @@ pub fn shrinks(samples: &[Sample]) -> String {
         writeln!(rows, "| {} | {} | {} | {floor} | {ratio:.2} | {per:.0} |", s.peers, s.pages, s.cycles)
             .unwrap();
     }
-    if rows.is_empty() {
-        return rows;
-    }
-    "\n| peers M | pages | shrink | floor_shrink | ratio | per page per VSpace |\n\
-     |---:|---:|---:|---:|---:|---:|\n"
-        .to_string()
-        + &rows
+    titled("| peers M | pages | shrink | floor_shrink | ratio | per page per VSpace |", rows)
 }
 
 /// Every target's ratio in two runs side by side (the debug and the
