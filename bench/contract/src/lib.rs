@@ -97,6 +97,10 @@ pub const REPEATS: usize = 5;
 /// With a stuck peer, notify-and-acknowledge is stopped after this many
 /// times the time it took without one at the same size.
 pub const STUCK_BOUND_FACTOR: u64 = 4;
+/// The same on a multicore kernel: under icount the cores take turns, and
+/// the others' answers can wait for their core's turn while the owner
+/// polls on its own.
+pub const SMP_STUCK_BOUND_FACTOR: u64 = 64;
 
 /// The shared object every design grows.
 pub const OBJECT: &str = "bench";

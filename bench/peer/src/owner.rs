@@ -110,7 +110,8 @@ impl Owner {
             let full = report(design::NOTIFY_ACK, m, k, &mut times);
             if let Some(g) = stuck.filter(|_| STUCK_PAGES.contains(&k)) {
                 self.get_stuck(g)?;
-                let (mut others, mut stops) = self.notify_ack_times(g, k, full * STUCK_BOUND_FACTOR)?;
+                let factor = if sel4::SMP { SMP_STUCK_BOUND_FACTOR } else { STUCK_BOUND_FACTOR };
+                let (mut others, mut stops) = self.notify_ack_times(g, k, full * factor)?;
                 self.release()?;
                 debug_println!("BENCH-RAW design={} stops={stops:?}", design::NOTIFY_ACK_STUCK);
                 // Never finished: what the others took, and where it was stopped.
