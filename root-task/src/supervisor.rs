@@ -325,8 +325,7 @@ impl Supervisor {
         arg: u64,
         restarts: u32,
     ) -> Result<TaskId, SpawnError> {
-        let task = self.next_task()?;
-        self.start(objs, self.by_program(task, program, name, arg, restarts), None, None)
+        self.spawn_placed(objs, program, name, arg, restarts, None)
     }
 
     /// Like [`Supervisor::spawn`], on core `core` (a test that needs two
@@ -334,13 +333,27 @@ impl Supervisor {
     pub fn spawn_on(
         &mut self,
         objs: &mut Objects,
-        (program, name): (&'static str, &'static str),
+        program: &'static str,
+        name: &'static str,
         arg: u64,
         restarts: u32,
         core: u32,
     ) -> Result<TaskId, SpawnError> {
+        self.spawn_placed(objs, program, name, arg, restarts, Some(core))
+    }
+
+    /// [`Supervisor::spawn`] on `core`, or spread (`None`).
+    fn spawn_placed(
+        &mut self,
+        objs: &mut Objects,
+        program: &'static str,
+        name: &'static str,
+        arg: u64,
+        restarts: u32,
+        core: Option<u32>,
+    ) -> Result<TaskId, SpawnError> {
         let task = self.next_task()?;
-        let p = Process { core: Some(core), ..self.by_program(task, program, name, arg, restarts) };
+        let p = Process { core, ..self.by_program(task, program, name, arg, restarts) };
         self.start(objs, p, None, None)
     }
 

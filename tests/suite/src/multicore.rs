@@ -36,7 +36,8 @@ fn shootdown(env: &mut Env) -> Check {
         let rounds = SHOOTDOWN_ROUNDS as u32;
         let mut peer = spawned(env.sup.spawn_on(
             &mut env.objs,
-            (TEST_PROGRAM, "sd-peer"),
+            TEST_PROGRAM,
+            "sd-peer",
             Behaviour::ShootdownPeer.arg(),
             rounds,
             peer_core,
