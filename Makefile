@@ -31,9 +31,10 @@ TRIPLE = $(1)-unknown-none
 IMAGES := target/images
 # Per core count: the sel4 crate's bindings for the SMP kernel (feature
 # smp) and where those programs and images are kept.
-SMP_FEATURES = $(if $(filter 1,$(CORES)),,--features sel4/smp)
-IMAGE_SMP_FEATURES = $(if $(filter 1,$(CORES)),,--features root-task/smp)
-CORES_SUFFIX = $(if $(filter 1,$(CORES)),,-smp$(CORES))
+SMP = $(if $(filter 1,$(CORES)),,smp)
+SMP_FEATURES = $(if $(SMP),--features sel4/smp)
+IMAGE_SMP_FEATURES = $(if $(SMP),--features root-task/smp)
+CORES_SUFFIX = $(if $(SMP),-smp$(CORES))
 # $(call image-dir,ARCH): target/images/ARCH[-smpN]
 image-dir = $(IMAGES)/$(1)$(CORES_SUFFIX)
 CARGO_TARGET = cargo build --release --target $(call TRIPLE,$(1))
@@ -53,7 +54,7 @@ SYSBUILD = cargo run -q -p sysbuild --
 # The programs built for ARCH $(1) with symbols (gdb, simulate --symbols),
 # and the stripped copies the root task embeds.
 SYMBOLS_DIR = target/$(call TRIPLE,$(1))/programs-debug
-EMBEDDED_DIR = target/$(call TRIPLE,$(1))/programs$(if $(filter 1,$(CORES)),,-smp)
+EMBEDDED_DIR = target/$(call TRIPLE,$(1))/programs$(if $(SMP),-smp)
 OBJCOPY_x86_64 := objcopy
 OBJCOPY_aarch64 := aarch64-linux-gnu-objcopy
 # Strip program $(2) for ARCH $(1); the embedded copy is replaced only when

@@ -132,6 +132,13 @@ const _: () = assert!(WINDOW_END == 0xc000_0000);
 pub const SHOOTDOWN_BASE: u64 = WINDOW_END;
 const _: () = assert!(SHOOTDOWN_BASE.is_multiple_of(LARGE_PAGE_SIZE << INDEX_BITS));
 
+/// The word a memory manager built with its `poison-freed` feature (the
+/// test suite's) writes over every 4 KiB of a frame it takes out of an
+/// object, once the frame is unmapped everywhere and before its memory is
+/// reused: a process that still reads it through a stale translation sees
+/// this instead of its data.
+pub const FREED_FRAME_POISON: u64 = 0xdead_f4ee_dead_f4ee;
+
 /// Whether `[addr, addr + len)` lies inside the shared window (false on
 /// overflow or for `len == 0`).
 ///
@@ -170,13 +177,6 @@ const _: () = assert!(MAX_MAPPINGS_PER_PROCESS == 8192);
 /// Bytes of frames one process may be charged for by default (objects it
 /// created or grew).
 pub const PROCESS_QUOTA_BYTES: u64 = 16 << 20;
-
-/// The word a memory manager built with its `poison-freed` feature (the
-/// test suite's) writes over every 4 KiB of a frame it takes out of an
-/// object, once the frame is unmapped everywhere and before its memory is
-/// reused: a process that still reads it through a stale translation sees
-/// this instead of its data.
-pub const FREED_FRAME_POISON: u64 = 0xdead_f4ee_dead_f4ee;
 const _: () = assert!(PROCESS_QUOTA_BYTES.is_multiple_of(LARGE_PAGE_SIZE));
 /// Cap slots of the memory manager one process may be charged for by
 /// default (a frame's cap, a mapping's copy and a paging structure take one

@@ -325,25 +325,13 @@ impl Supervisor {
         arg: u64,
         restarts: u32,
     ) -> Result<TaskId, SpawnError> {
-        self.spawn_placed(objs, program, name, arg, restarts, None)
+        self.spawn_on(objs, program, name, arg, restarts, None)
     }
 
-    /// Like [`Supervisor::spawn`], on core `core` (a test that needs two
-    /// processes on different cores): refused unless the kernel has it.
+    /// Like [`Supervisor::spawn`], on core `core` if given (a test that
+    /// needs two processes on different cores; refused unless the kernel
+    /// has it), else spread as `spawn` does.
     pub fn spawn_on(
-        &mut self,
-        objs: &mut Objects,
-        program: &'static str,
-        name: &'static str,
-        arg: u64,
-        restarts: u32,
-        core: u32,
-    ) -> Result<TaskId, SpawnError> {
-        self.spawn_placed(objs, program, name, arg, restarts, Some(core))
-    }
-
-    /// [`Supervisor::spawn`] on `core`, or spread (`None`).
-    fn spawn_placed(
         &mut self,
         objs: &mut Objects,
         program: &'static str,

@@ -122,13 +122,12 @@ impl CapRights {
     }
 }
 
-/// Cap data for `CNode_Mint`/`Mutate` carrying a badge (`seL4_CapData_t`).
 /// Whether these bindings are for seL4's multicore kernel (the `smp`
 /// feature): code that must act differently on more than one core (a TLB
 /// shootdown the kernel leaves out) asks here.
 pub const SMP: bool = cfg!(feature = "smp");
 
-/// Cap data of `badge` for a mint.
+/// Cap data for `CNode_Mint`/`Mutate` carrying a badge (`seL4_CapData_t`).
 pub const fn badge_cap_data(badge: u64) -> u64 {
     let w = cap_badge::CAP_DATA_TYPE.set(0, CAP_DATA_BADGE);
     cap_badge::BADGE.set(w, badge)

@@ -40,7 +40,7 @@ fn shootdown(env: &mut Env) -> Check {
             "sd-peer",
             Behaviour::ShootdownPeer.arg(),
             rounds,
-            peer_core,
+            Some(peer_core),
         ))?;
         let (mut faults, mut owner_done, mut peer_done) = (0u64, false, false);
         let mut outcome = Ok(());

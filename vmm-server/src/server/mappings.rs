@@ -198,10 +198,10 @@ impl<K: Kernel> Server<K> {
             let (o, att) = (&*o, &o.attachments[a]);
             let obj_range = (o.base, o.base + o.reserve);
             release_tables(&mut self.kernel, proc, usage, obj_range, |slot| small_mapped_in(o, att, slot));
-            // Another process than the caller may be running on another core.
-            if target != who {
-                self.kernel.shoot_down(proc.vspace);
-            }
+        }
+        // Another process than the caller may be running on another core.
+        if target != who {
+            self.kernel.shoot_down(proc.vspace);
         }
         Ok(())
     }

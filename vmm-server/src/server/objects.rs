@@ -364,9 +364,7 @@ impl<K: Kernel> Server<K> {
             }
         }
         for f in o.frames.drain(cut..).rev() {
-            poison(&mut self.kernel, &f);
-            self.kernel.free(f.cap);
-            budget::credit(usage, f.payer, Usage::frame(f.size));
+            give_back(&mut self.kernel, usage, &f);
         }
         o.attachments.iter_mut().for_each(|a| {
             let holder = a.task.pid();
@@ -452,13 +450,19 @@ impl<K: Kernel> Server<K> {
             budget::credit(&mut self.state.usage, o.owner, Usage::object(o.reserve));
             for f in o.frames.into_iter().rev() {
                 self.kernel.revoke(f.cap);
-                poison(&mut self.kernel, &f);
-                self.kernel.free(f.cap);
-                budget::credit(&mut self.state.usage, f.payer, Usage::frame(f.size));
+                give_back(&mut self.kernel, &mut self.state.usage, &f);
             }
         }
         Ok(())
     }
+}
+
+/// Frees a frame already revoked (unmapped everywhere, and no core still
+/// translating it) and credits its payer.
+fn give_back<K: Kernel>(kernel: &mut K, usage: &mut PidTable<Usage>, f: &Frame<K::Cap>) {
+    poison(kernel, f);
+    kernel.free(f.cap);
+    budget::credit(usage, f.payer, Usage::frame(f.size));
 }
 
 /// With `poison-freed`: overwrites a frame just unmapped everywhere (and
